@@ -1,0 +1,33 @@
+"""Settings for the whole test run (`pytest --nbval`), unit tests and notebooks alike."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from mnist_lib.tutorial import OUTPUT_DIR_ENV, QUICK_ENV
+
+_made: list[str] = []
+
+
+def pytest_configure(config):
+    # Notebook kernels inherit this environment: notebook 05 runs its short study, and
+    # notebook artifacts go to a temporary folder instead of the user's outputs/.
+    os.environ.setdefault(QUICK_ENV, "1")
+    if OUTPUT_DIR_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="mnist-nbval-")
+        _made.append(folder)
+        os.environ[OUTPUT_DIR_ENV] = folder
+
+
+def pytest_unconfigure(config):
+    for folder in _made:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def pytest_collectstart(collector):
+    # nbval compares text outputs; stderr streams carry per-run temporary paths in any
+    # warning, so they are not compared (the committed notebooks have none).
+    if collector.fspath and collector.fspath.ext == ".ipynb":
+        collector.skip_compare += ("stderr",)

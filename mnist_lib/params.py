@@ -1,0 +1,155 @@
+"""Counting parameters and multiply-accumulates, layer by layer, and sizing the MLP."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def mlp_parameter_count(hidden: Sequence[int], n_in: int = 1024, n_out: int = 10) -> int:
+    """Parameters of a fully connected net n_in -> hidden... -> n_out (weights and biases)."""
+    sizes = [n_in, *hidden, n_out]
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
+def match_mlp_widths(
+    target: int, n_hidden: int, n_in: int = 1024, n_out: int = 10, min_width: int | None = None
+) -> tuple[tuple[int, ...], int]:
+    """Hidden widths (non-increasing) whose MLP comes closest to `target` parameters.
+
+    Returns (widths, gap) with gap = count - target. No layer is narrower than
+    `min_width` (default: `n_out`, so that no hidden layer is a bottleneck below the
+    number of classes). Ties go to the widest first layer, then the widest second, and so
+    on: the first layer is the one that sees the pixels. The last width is solved for
+    directly, the others are searched exhaustively.
+    """
+    low = n_out if min_width is None else min_width
+    if n_hidden < 1:
+        raise ValueError(f"n_hidden must be at least 1, got {n_hidden}")
+    if target < mlp_parameter_count([low] * n_hidden, n_in, n_out):
+        raise ValueError(
+            f"no MLP with {n_hidden} hidden layers of width >= {low} is as small as {target}"
+        )
+    top = target // (n_in + 1) + 1  # no hidden layer can be wider than this
+    best: tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...]] | None = None
+    for head in itertools.product(range(low, top + 1), repeat=n_hidden - 1):
+        if any(a < b for a, b in itertools.pairwise(head)):
+            continue
+        prev = head[-1] if head else n_in
+        base = mlp_parameter_count(head, n_in, 0) if head else 0
+        # count(last) = base + (prev + 1) * last + (last + 1) * n_out: linear in `last`
+        slope = prev + 1 + n_out
+        guess = (target - base - n_out) / slope
+        for last in {math.floor(guess), math.ceil(guess)}:
+            last = max(low, min(last, head[-1] if head else top))
+            widths = (*head, last)
+            gap = mlp_parameter_count(widths, n_in, n_out) - target
+            key = (abs(gap), gap, tuple(-w for w in widths))
+            if best is None or key < best[0]:
+                best = (key, widths)
+    assert best is not None
+    widths = best[1]
+    return widths, mlp_parameter_count(widths, n_in, n_out) - target
+
+
+def _formula(module: nn.Module) -> str:
+    n = count_parameters(module)
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        bias = "+1" if module.bias is not None else ""
+        return f"({kh}·{kw}·{module.in_channels}{bias})·{module.out_channels} = {n:,}"
+    if isinstance(module, nn.Linear):
+        bias = "+1" if module.bias is not None else ""
+        return f"({module.in_features}{bias})·{module.out_features} = {n:,}"
+    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        return f"2·{module.num_features} = {n:,}"
+    return "—" if n == 0 else f"{n:,}"
+
+
+def _macs(module: nn.Module, out: torch.Tensor) -> int:
+    """Multiply-accumulates per image of one layer, counted as torchinfo does: every
+    parameter (bias included) once per output position of a convolution, once for a
+    linear layer."""
+    if isinstance(module, nn.Conv2d):
+        return count_parameters(module) * out.shape[-1] * out.shape[-2]
+    if isinstance(module, nn.Linear):
+        return count_parameters(module)
+    return 0
+
+
+def layer_names(model: nn.Module) -> dict[str, str]:
+    """Paper names for LeNet-5's layers (C1, S2, C3, S4, C5, F6, output), else {}."""
+    from .models import LeNet5
+
+    if not isinstance(model, LeNet5):
+        return {}
+    convs = iter(["C1", "C3", "C5"])
+    pools = iter(["S2", "S4"])
+    linears = iter(["F6", "output"])
+    names = {}
+    for path, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            names[path] = next(convs)
+        elif isinstance(m, nn.MaxPool2d):
+            names[path] = next(pools)
+        elif isinstance(m, nn.Linear):
+            names[path] = next(linears)
+    return names
+
+
+def parameter_table(
+    model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)
+) -> pd.DataFrame:
+    """One row per leaf layer: name, type, output shape, parameters, formula, MACs.
+
+    Output shapes come from one forward pass of zeros (batch of `input_size[0]`), with the
+    batch dimension left out of the shape shown.
+    """
+    rows: list[dict[str, object]] = []
+    names = layer_names(model)
+    hooks = []
+
+    def record(path: str):
+        def hook(module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
+            rows.append(
+                {
+                    "layer": names.get(path, path),
+                    "type": type(module).__name__,
+                    "output shape": tuple(out.shape[1:]),
+                    "parameters": count_parameters(module),
+                    "formula": _formula(module),
+                    "MACs": _macs(module, out),
+                }
+            )
+
+        return hook
+
+    for path, module in model.named_modules():
+        if not list(module.children()):
+            hooks.append(module.register_forward_hook(record(path)))
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            model(torch.zeros(*input_size, device=device))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return pd.DataFrame(rows)
+
+
+def macs_per_image(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)) -> int:
+    """Multiply-accumulates of one forward pass for one image."""
+    return int(parameter_table(model, input_size)["MACs"].sum()) // input_size[0]

@@ -1,0 +1,98 @@
+"""Running the notebooks headlessly, and the settings they share.
+
+`python -m mnist_lib.tutorial` executes every notebook in `notebooks/` in order with
+papermill, writing the executed copies to `outputs/notebooks/` and the figures, histories
+and checkpoints to `outputs/`. A failing cell stops the run with the notebook and cell
+named, and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .data import repo_root
+
+OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
+QUICK_ENV = "MNIST_QUICK"
+
+
+def output_dir(param: str = "") -> Path:
+    """Where notebooks write their artifacts: the notebook parameter if given, else
+    `$MNIST_OUTPUT_DIR`, else `outputs/` at the repository root. Created if missing."""
+    folder = Path(param or os.environ.get(OUTPUT_DIR_ENV) or repo_root() / "outputs")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def quick_mode(param: bool = False) -> bool:
+    """True when the notebook parameter asks for the short mode or `$MNIST_QUICK` is set
+    (the test command sets it): fewer seeds and epochs, still real training."""
+    return bool(param) or os.environ.get(QUICK_ENV, "").lower() in ("1", "true", "yes")
+
+
+def shown(path: Path) -> str:
+    """A path as a reader should see it: relative to the repository when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(repo_root().resolve()))
+    except ValueError:
+        return Path(path).name
+
+
+def notebooks() -> list[Path]:
+    return sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
+    """Execute the notebooks in order; return 0, or 1 at the first failure."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    executed = out / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
+    selected = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
+    if not selected:
+        print(f"no notebooks match {only}", file=sys.stderr)
+        return 1
+    total = time.perf_counter()
+    for nb in selected:
+        start = time.perf_counter()
+        print(f"running {nb.name} ...", flush=True)
+        try:
+            papermill.execute_notebook(
+                str(nb),
+                str(executed / nb.name),
+                parameters={"OUTPUT_DIR": str(out), "QUICK": quick},
+                cwd=str(nb.parent),
+                progress_bar=False,
+                kernel_name="python3",
+            )
+        except PapermillExecutionError as e:
+            print(
+                f"\n{nb.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
+                f"{e.ename}: {e.evalue}\nThe executed notebook, with the error, is "
+                f"{shown(executed / nb.name)}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
+    print(f"all {len(selected)} notebooks ran in {time.perf_counter() - total:.0f} s; "
+          f"figures and results are in {shown(out)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mnist_lib.tutorial", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/)")
+    p.add_argument("--quick", action="store_true", help="short mode: fewer seeds and epochs")
+    p.add_argument("--only", nargs="*", metavar="PREFIX", help="run only these, e.g. --only 01 02")
+    args = p.parse_args(argv)
+    return run(output_dir(str(args.out) if args.out else ""), args.quick, args.only)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

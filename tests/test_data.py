@@ -1,0 +1,187 @@
+"""The data folder, the IDX checks and every kind of bad input."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lib import data
+from mnist_lib.data import (
+    MNISTFilesMissing,
+    default_data_dir,
+    ensure_mnist,
+    find_file,
+    load_split,
+    repo_root,
+)
+from mnist_lib.idx import MNISTDataError
+
+TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def raw_bytes(data_dir: Path, name: str) -> bytes:
+    path = find_file(data_dir, name)
+    assert path is not None
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def test_real_data_loads_with_known_counts_and_statistics(data_dir):
+    images, labels = load_split("train", data_dir)
+    assert images.shape == (60_000, 28, 28) and images.dtype == torch.uint8
+    assert labels.shape == (60_000,) and labels.dtype == torch.int64
+    assert torch.bincount(labels).tolist() == TRAIN_COUNTS
+    pixels = images.double() / 255
+    assert round(pixels.mean().item(), 4) == data.TRAIN_MEAN
+    assert round(pixels.std().item(), 4) == data.TRAIN_STD
+    test_images, test_labels = load_split("test", data_dir)
+    assert test_images.shape == (10_000, 28, 28)
+    assert torch.bincount(test_labels).tolist() == TEST_COUNTS
+
+
+def test_default_data_dir_is_repo_data_whatever_the_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_data_dir() == repo_root() / "data"
+    assert (repo_root() / "pyproject.toml").is_file()
+
+
+def test_environment_variable_overrides_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
+    assert default_data_dir() == tmp_path
+
+
+def test_files_in_torchvision_layout_and_raw_or_gz_are_found(tmp_path, data_dir):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(raw_bytes(data_dir, "t10k-labels-idx1-ubyte"))
+    assert find_file(tmp_path, "t10k-labels-idx1-ubyte") == raw / "t10k-labels-idx1-ubyte"
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"x")
+    # the folder itself comes before MNIST/raw
+    assert find_file(tmp_path, "t10k-labels-idx1-ubyte") == tmp_path / "t10k-labels-idx1-ubyte.gz"
+
+
+def test_missing_files_without_network_say_where_to_put_them(tmp_path, monkeypatch):
+    def no_network(folder):
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: [Errno -3] "
+                           "Temporary failure in name resolution")
+
+    monkeypatch.setattr(data, "_download", no_network)
+    with pytest.raises(MNISTFilesMissing) as err:
+        load_split("train", tmp_path)
+    message = str(err.value)
+    assert str(tmp_path) in message
+    for name in data.FILE_NAMES:
+        assert name in message
+    assert "name resolution" in message
+    assert "MNIST_DATA_DIR" in message and "Fix" in message
+
+
+def test_download_false_reports_missing_files(tmp_path):
+    with pytest.raises(MNISTFilesMissing, match="download was not allowed"):
+        ensure_mnist(tmp_path, download=False)
+
+
+def _fake_torchvision(source: Path, damage: str | None = None):
+    """A stand-in for torchvision.datasets.MNIST that 'downloads' from a local folder."""
+
+    class FakeMNIST:
+        def __init__(self, root, train=True, download=False):
+            raw = Path(root) / "MNIST" / "raw"
+            raw.mkdir(parents=True)
+            for name in data.FILE_NAMES:
+                payload = raw_bytes(source, name)
+                if name == damage:
+                    payload = payload[: len(payload) // 2]
+                (raw / name).write_bytes(payload)
+
+    return FakeMNIST
+
+
+def test_download_puts_verified_files_in_torchvision_layout(tmp_path, data_dir, monkeypatch):
+    import torchvision.datasets
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_torchvision(data_dir))
+    folder = ensure_mnist(tmp_path / "fresh")
+    for name in data.FILE_NAMES:
+        assert find_file(folder, name) == folder / "MNIST" / "raw" / name
+    assert [p.name for p in folder.iterdir()] == ["MNIST"]  # no temporary leftovers
+    assert load_split("test", folder)[0].shape == (10_000, 28, 28)
+
+
+def test_a_damaged_download_leaves_nothing_behind(tmp_path, data_dir, monkeypatch):
+    import torchvision.datasets
+
+    monkeypatch.setattr(
+        torchvision.datasets, "MNIST", _fake_torchvision(data_dir, damage="train-images-idx3-ubyte")
+    )
+    target = tmp_path / "fresh"
+    with pytest.raises(MNISTDataError, match="truncated"):
+        ensure_mnist(target)
+    assert data.missing_files(target) == list(data.FILE_NAMES)
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "name, damage, expected",
+    [
+        ("t10k-labels-idx1-ubyte", lambda b: b[:5], "truncated: an IDX labels file starts with an? 8-byte"),
+        ("t10k-images-idx3-ubyte", lambda b: b[:100_000], "truncated: expected 7,840,016 bytes"),
+        ("t10k-images-idx3-ubyte", lambda b: b + b"\0", "longer than its header says"),
+        ("t10k-labels-idx1-ubyte", lambda b: (2051).to_bytes(4, "big") + b[4:], "wrong magic number: expected 2049"),
+        ("t10k-images-idx3-ubyte", lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:], "wrong image count: expected 10,000"),
+        ("t10k-images-idx3-ubyte", lambda b: b[:8] + (27).to_bytes(4, "big") + b[12:], "wrong image size"),
+        ("t10k-labels-idx1-ubyte", lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:], "wrong checksum"),
+    ],
+    ids=["short-header", "truncated", "too-long", "magic", "count", "image-size", "checksum"],
+)
+def test_bad_files_get_a_clear_error_naming_file_and_fix(data_copy, data_dir, name, damage, expected):
+    folder = data_copy(**{name: damage(raw_bytes(data_dir, name))})
+    with pytest.raises(MNISTDataError, match=expected) as err:
+        load_split("test", folder)
+    message = str(err.value)
+    assert str(folder / name) in message
+    assert "Fix:" in message
+
+
+def test_swapped_train_and_test_labels_are_caught(data_copy, data_dir):
+    folder = data_copy(**{"t10k-labels-idx1-ubyte": raw_bytes(data_dir, "train-labels-idx1-ubyte")})
+    with pytest.raises(MNISTDataError, match="wrong label count: expected 10,000, the header says 60,000"):
+        load_split("test", folder)
+
+
+def test_truncated_gzip_is_reported_not_a_raw_traceback(data_copy, data_dir):
+    good = gzip.compress(raw_bytes(data_dir, "t10k-labels-idx1-ubyte"))
+    folder = data_copy()
+    for link in folder.glob("t10k-labels-idx1-ubyte*"):
+        link.unlink()
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(good[: len(good) // 2])
+    with pytest.raises(MNISTDataError, match="gzip stream is damaged or cut short"):
+        load_split("test", folder)
+
+
+def test_a_replaced_file_is_checked_again(data_copy, data_dir):
+    name = "t10k-labels-idx1-ubyte"
+    folder = data_copy(**{name: raw_bytes(data_dir, name)})
+    assert load_split("test", folder)[1].shape == (10_000,)
+    bad = bytearray(raw_bytes(data_dir, name))
+    bad[-1] ^= 1
+    (folder / name).write_bytes(bytes(bad))
+    os.utime(folder / name, ns=(1, 1))  # a new mtime, as any real edit gives
+    with pytest.raises(MNISTDataError, match="wrong checksum"):
+        load_split("test", folder)
+
+
+def test_unknown_split_is_an_error(data_dir):
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_split("validation", data_dir)
+
+
+def test_copy_into_checks_and_copies_a_local_folder(tmp_path, data_dir):
+    target = data.copy_into(data_dir, tmp_path / "copy")
+    assert sorted(p.name.split(".")[0] for p in target.iterdir()) == sorted(data.FILE_NAMES)
+    assert load_split("test", target)[0].shape == (10_000, 28, 28)

@@ -1,0 +1,53 @@
+"""environment.yml (conda) and pyproject.toml (pip) describe the same dependencies."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from mnist_lib.data import repo_root
+
+# conda's name for a package, where it differs from PyPI's
+CONDA_TO_PYPI = {"pytorch": "torch"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _conda_packages() -> dict[str, str]:
+    deps, inside = {}, False
+    for line in (repo_root() / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            inside = True
+        elif inside and line.startswith("  - "):
+            spec = line[4:].split("#")[0].strip()
+            name = CONDA_TO_PYPI.get(_name(spec), _name(spec))
+            if name not in ("python", "pip"):
+                deps[name] = spec[len(_name(spec)):].strip()
+        elif inside and line.strip() and not line.startswith(" "):
+            inside = False
+    return deps
+
+
+def _pip_packages() -> dict[str, str]:
+    project = tomllib.loads((repo_root() / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += extra
+    return {_name(r): r[len(_name(r)):].strip() for r in reqs}
+
+
+def test_same_packages_and_lower_bounds():
+    conda, pip = _conda_packages(), _pip_packages()
+    assert sorted(conda) == sorted(pip)
+    assert conda == pip
+
+
+def test_nothing_newer_than_the_tested_torch_is_required():
+    pip = _pip_packages()
+    for name, ceiling in (("torch", (2, 14, 1)), ("torchvision", (0, 29, 1))):
+        spec = pip[name]
+        assert not spec.startswith("=="), f"{name} is pinned: {spec}"
+        floor = tuple(int(v) for v in re.findall(r">=\s*([\d.]+)", spec)[0].split("."))
+        assert floor <= ceiling

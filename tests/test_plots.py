@@ -1,0 +1,83 @@
+"""Figures and the analysis helpers behind notebook 04."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_lib import analysis, plots
+from mnist_lib.history import History
+from mnist_lib.models import LeNet5
+
+
+def history(offset: float = 0.0) -> History:
+    h = History(meta={"model": "lenet5"})
+    for e in (1, 2, 3):
+        h.append(epoch=e, train_loss=1 / e, train_acc=90 + e + offset, test_loss=1.1 / e,
+                 test_acc=89 + e + offset, seconds=1.0)
+    return h
+
+
+def test_history_plot_has_the_four_curves(tmp_path):
+    fig = plots.plot_history(history())
+    loss_ax, acc_ax = fig.axes
+    assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 2
+    assert list(acc_ax.lines[1].get_ydata()) == [90, 91, 92]
+    plots.save_figure(fig, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_overlaid_histories_and_confusion_and_grid():
+    fig = plots.plot_histories({"a": history(), "b": history(1.0)})
+    assert len(fig.axes[1].lines) == 4
+    cm = np.eye(10, dtype=int) * 5
+    fig = plots.plot_confusion({"a": cm, "b": cm}, hide_diagonal=True)
+    assert len(fig.axes) == 2
+    images = torch.zeros(12, 1, 32, 32)
+    fig = plots.plot_images(images, list(range(12)), preds=[0] * 12, ncols=5)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 12 and titles[1] == "true 1 / pred 0"
+    assert plots.plot_images(images[:2], ["pad", "resize"]).axes[1].get_title() == "resize"
+
+
+def test_confusion_per_class_and_most_confused():
+    labels = torch.tensor([0, 0, 1, 1, 1, 2])
+    preds = torch.tensor([0, 1, 1, 1, 2, 1])
+    cm = analysis.confusion_matrix(preds, labels, n=3)
+    assert cm.tolist() == [[1, 1, 0], [0, 2, 1], [0, 1, 0]]
+    assert analysis.per_class_accuracy(cm).round(1).tolist() == [50.0, 66.7, 0.0]
+    top = analysis.most_confused(cm, k=2)
+    assert top["count"].tolist() == [1, 1] and set(zip(top["true"], top["predicted"])) <= {(0, 1), (1, 2), (2, 1)}
+
+
+def test_shift_moves_pixels_and_fills_with_zero():
+    x = torch.zeros(1, 1, 4, 4, dtype=torch.uint8)
+    x[0, 0, 1, 1] = 7
+    assert analysis.shift(x, 2, 0)[0, 0, 1, 3] == 7
+    assert analysis.shift(x, 0, -1)[0, 0, 0, 1] == 7
+    assert analysis.shift(x, 3, 0).sum() == 0  # moved out of the frame
+    assert torch.equal(analysis.shift(x, 0, 0), x)
+
+
+def test_shifted_accuracy_table_shape():
+    images = torch.randint(0, 255, (20, 1, 32, 32), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (20,))
+    table = analysis.shifted_accuracy({"m": LeNet5()}, images, labels, pixels=(0, 1))
+    assert list(table.index) == [0, 1] and list(table.columns) == ["m"]
+
+
+def test_compare_to_baseline_verdicts():
+    table = analysis.compare_to_baseline(
+        {"base": [99.0, 99.1, 99.05], "better": [99.5, 99.55, 99.45], "same": [99.1, 98.95, 99.05],
+         "worse": [98.0, 98.1, 98.05]}, baseline="base")
+    assert table.loc["better", "verdict"] == "helps"
+    assert table.loc["worse", "verdict"] == "hurts"
+    assert table.loc["same", "verdict"] == "within seed noise"
+    assert table.loc["base", "verdict"] == "baseline"
+    assert table.loc["better", "diff"] == pytest.approx(0.45)
+    assert analysis.mean_std([1.0]) == (1.0, 0.0)

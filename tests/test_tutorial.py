@@ -1,0 +1,62 @@
+"""The headless runner: notebooks in order, failures named."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from mnist_lib import tutorial
+
+
+def test_settings_follow_parameter_then_environment_then_default(tmp_path, monkeypatch):
+    monkeypatch.delenv(tutorial.OUTPUT_DIR_ENV, raising=False)
+    monkeypatch.delenv(tutorial.QUICK_ENV, raising=False)
+    assert tutorial.output_dir() == tutorial.repo_root() / "outputs"
+    assert tutorial.output_dir(str(tmp_path / "p")) == tmp_path / "p" and (tmp_path / "p").is_dir()
+    monkeypatch.setenv(tutorial.OUTPUT_DIR_ENV, str(tmp_path / "env"))
+    assert tutorial.output_dir() == tmp_path / "env"
+    assert tutorial.quick_mode() is False and tutorial.quick_mode(True) is True
+    monkeypatch.setenv(tutorial.QUICK_ENV, "1")
+    assert tutorial.quick_mode() is True
+    assert tutorial.shown(tutorial.repo_root() / "outputs" / "x.png") == "outputs/x.png"
+    assert tutorial.shown(tmp_path / "y.png") == "y.png"
+
+
+def test_the_notebooks_are_found_in_order():
+    names = [nb.name for nb in tutorial.notebooks()]
+    assert names == sorted(names) and names[0].startswith("01_")
+    assert len(names) >= 4
+
+
+@pytest.fixture
+def fake_notebooks(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+
+    def write(name, *sources):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+        nb.cells[0].metadata["tags"] = ["parameters"]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / name)
+
+    monkeypatch.setattr(tutorial, "notebooks", lambda: sorted(folder.glob("*.ipynb")))
+    return write
+
+
+def test_a_failing_cell_stops_the_run_and_is_named(fake_notebooks, tmp_path, capsys):
+    fake_notebooks("01_ok.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "print('fine')")
+    fake_notebooks("02_broken.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "x = 1", "raise ValueError('claim broke')")
+    fake_notebooks("03_never.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "print('unreached')")
+    assert tutorial.run(tmp_path / "out") == 1
+    err = capsys.readouterr().err
+    assert "02_broken.ipynb failed in cell" in err and "ValueError: claim broke" in err
+    assert (tmp_path / "out" / "notebooks" / "01_ok.ipynb").is_file()
+    assert not (tmp_path / "out" / "notebooks" / "03_never.ipynb").exists()
+
+
+def test_a_clean_run_writes_every_executed_notebook(fake_notebooks, tmp_path, capsys):
+    fake_notebooks("01_a.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "assert QUICK")
+    assert tutorial.run(tmp_path / "out", quick=True) == 0
+    executed = nbformat.read(tmp_path / "out" / "notebooks" / "01_a.ipynb", as_version=4)
+    assert "QUICK = True" in executed.cells[1].source  # papermill's injected parameters
+    assert "all 1 notebooks ran" in capsys.readouterr().out
