@@ -9,7 +9,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: tutorial test setup data bench lab clean-outputs
+.PHONY: tutorial test setup data bench lab notebooks clean-outputs
 
 tutorial: data
 	$(PY) -m mnist_lib.tutorial
@@ -37,3 +37,8 @@ lab: setup
 
 clean-outputs:
 	rm -rf outputs runs
+
+# For maintainers: re-execute the notebooks at their defaults and write them back with
+# normalized metadata (the committed outputs; notebook 05 reuses an identical saved study).
+notebooks: data
+	$(PY) -m mnist_lib.tutorial --refresh

@@ -29,5 +29,5 @@ def pytest_unconfigure(config):
 def pytest_collectstart(collector):
     # nbval compares text outputs; stderr streams carry per-run temporary paths in any
     # warning, so they are not compared (the committed notebooks have none).
-    if collector.fspath and collector.fspath.ext == ".ipynb":
+    if collector.path is not None and collector.path.suffix == ".ipynb":
         collector.skip_compare += ("stderr",)

@@ -78,30 +78,45 @@ def shifted_accuracy(
     return pd.DataFrame(rows).set_index("shift (pixels)")
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+# Two-sided 95% critical values of Student's t by degrees of freedom.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000}
 
 
-def compare_to_baseline(
-    results: Mapping[str, Sequence[float]], baseline: str, z: float = 2.0
-) -> pd.DataFrame:
-    """For each variant: mean, std, difference from the baseline's mean, its standard
-    error, and a verdict: "helps"/"hurts" when the difference exceeds `z` standard errors
-    (Welch), else "within seed noise"."""
-    b_mean, b_std = mean_std(results[baseline])
-    nb = len(results[baseline])
+def t_critical(df: float) -> float:
+    """Two-sided 95% critical value of Student's t for `df` degrees of freedom (a table;
+    between entries the value for the next smaller df, which errs on the strict side)."""
+    if df < 1:
+        return math.inf
+    usable = [k for k in _T95 if k <= df]
+    return _T95[max(usable)] if df <= 60 else 1.96
+
+
+def compare_to_baseline(results: Mapping[str, Sequence[float]], baseline: str) -> pd.DataFrame:
+    """Each variant against the baseline with Welch's t-test at the 5% level.
+
+    Columns: mean, std, diff (from the baseline's mean), se (its standard error), t, df
+    (Welch-Satterthwaite), and a verdict: "helps"/"hurts" when |t| exceeds the 95%
+    critical value, else "within seed noise". Each comparison is tested on its own (no
+    correction for testing several variants). Needs at least 2 seeds per variant.
+    """
+    b = np.asarray(results[baseline], dtype=float)
     rows = []
     for name, values in results.items():
-        mean, std = mean_std(values)
-        se = math.sqrt(std**2 / len(values) + b_std**2 / nb)
-        diff = mean - b_mean
+        v = np.asarray(values, dtype=float)
+        if min(len(v), len(b)) < 2:
+            raise ValueError("compare_to_baseline needs at least 2 values per variant")
+        va, vb = v.var(ddof=1) / len(v), b.var(ddof=1) / len(b)
+        se = math.sqrt(va + vb)
+        diff = float(v.mean() - b.mean())
+        df = (va + vb) ** 2 / (va**2 / (len(v) - 1) + vb**2 / (len(b) - 1)) if se > 0 else math.inf
+        t = diff / se if se > 0 else (math.inf if diff else 0.0)
         if name == baseline:
             verdict = "baseline"
-        elif se > 0 and abs(diff) > z * se:
+        elif abs(t) > t_critical(df):
             verdict = "helps" if diff > 0 else "hurts"
         else:
             verdict = "within seed noise"
-        rows.append({"variant": name, "mean": mean, "std": std, "diff": diff, "se": se, "verdict": verdict})
+        rows.append({"variant": name, "mean": float(v.mean()), "std": float(v.std(ddof=1)),
+                     "diff": diff, "se": se, "t": t, "df": df, "verdict": verdict})
     return pd.DataFrame(rows).set_index("variant")

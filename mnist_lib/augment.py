@@ -42,8 +42,15 @@ class RandomDistortion:
         elastic_alpha: float = 0.0,
         elastic_sigma: float = 4.0,
     ) -> None:
-        if degrees < 0 or translate < 0 or not 0 < scale[0] <= scale[1] or elastic_alpha < 0:
-            raise ValueError("degrees, translate and elastic_alpha must be >= 0, 0 < scale[0] <= scale[1]")
+        problems = [f"{name} must be >= 0, got {value}" for name, value in
+                    (("degrees", degrees), ("translate", translate), ("elastic_alpha", elastic_alpha))
+                    if value < 0]
+        if not 0 < scale[0] <= scale[1]:
+            problems.append(f"scale must satisfy 0 < low <= high, got {scale}")
+        if elastic_sigma <= 0:
+            problems.append(f"elastic_sigma must be > 0, got {elastic_sigma}")
+        if problems:
+            raise ValueError("; ".join(problems))
         self.degrees, self.translate, self.scale = degrees, translate, scale
         self.elastic_alpha, self.elastic_sigma = elastic_alpha, elastic_sigma
         self._cache: dict[tuple[str, int, int, torch.device], torch.Tensor] = {}

@@ -80,8 +80,10 @@ class Batches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.augment = augment
-        self._order = torch.Generator().manual_seed(seed)
-        self._augment_rng = torch.Generator(device=self.device).manual_seed(seed + 1)
+        # Two streams per seed that no other seed shares: the order from 2*seed, the
+        # augmentations from 2*seed + 1.
+        self._order = torch.Generator().manual_seed(2 * seed)
+        self._augment_rng = torch.Generator(device=self.device).manual_seed(2 * seed + 1)
 
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
@@ -124,6 +126,8 @@ def mnist_batches(
 
     `limit` keeps only the first `limit` samples (for quick experiments and tests).
     """
+    if limit is not None and limit <= 0:
+        raise ValueError(f"limit must be positive, got {limit}")
     images, labels = load_split(split, data_dir)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

@@ -52,7 +52,13 @@ def load_checkpoint(
         raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(payload, dict) or "state_dict" not in payload or "model" not in payload:
         raise ValueError(f"{path} is not a checkpoint written by mnist_lib (no model/state_dict)")
-    model = build_model(payload["model"], **payload.get("model_kwargs", {}))
-    model.load_state_dict(payload["state_dict"])
+    try:
+        model = build_model(payload["model"], **payload.get("model_kwargs", {}))
+        model.load_state_dict(payload["state_dict"])
+    except (ValueError, RuntimeError) as e:
+        raise ValueError(
+            f"{path} does not fit the {payload['model']!r} model of this version of mnist_lib "
+            f"({str(e).splitlines()[0]}); it was probably written by another version: train it again"
+        ) from e
     model.to(device).eval()
     return model, payload

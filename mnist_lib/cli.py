@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from pathlib import Path
 
 from .batches import DEFAULT_RESIZE, RESIZE_METHODS
@@ -12,7 +14,10 @@ from .train import DEFAULT_RECIPES, OPTIMIZERS, SCHEDULES, DeviceUnavailable, Re
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return value
@@ -53,14 +58,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _recipe(args: argparse.Namespace) -> Recipe:
-    base = DEFAULT_RECIPES[args.model]
     overrides = {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "optimizer": args.optimizer, "schedule": args.schedule,
         "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
     }
-    values = {**base.__dict__, **{k: v for k, v in overrides.items() if v is not None}}
-    return Recipe(**values)
+    return dataclasses.replace(DEFAULT_RECIPES[args.model], **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _writable_folder(folder: Path) -> None:
+    """Fail now, not after training, if results could not be written to `folder`."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write results to {folder} ({e.strerror or e}): choose another --out") from None
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -80,6 +93,7 @@ def _train(args: argparse.Namespace) -> None:
     recipe = _recipe(args)  # every argument is checked before any work starts
     device = select_device(args.device)
     out = args.out or repo_root() / "runs" / args.model
+    _writable_folder(out)
     model, history = train_model(
         args.model, recipe, device=device, seed=args.seed, resize=args.resize,
         data_dir=args.data_dir, progress=not args.no_progress,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import atomic_path
 from .idx import MNISTDataError, parse_idx, read_bytes
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
@@ -57,6 +58,7 @@ def default_data_dir() -> Path:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    """`data_dir` as a Path, or the default data folder when None."""
     return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
 
@@ -75,6 +77,7 @@ def find_file(data_dir: Path, name: str) -> Path | None:
 
 
 def missing_files(data_dir: Path) -> list[str]:
+    """The names of the four files that `find_file` does not find in `data_dir`."""
     return [name for name in FILE_NAMES if find_file(data_dir, name) is None]
 
 
@@ -93,7 +96,15 @@ def _download(data_dir: Path) -> None:
         TorchvisionMNIST(root=tmp, train=True, download=True)
         tmp_raw = Path(tmp) / "MNIST" / "raw"
         for name in FILE_NAMES:
-            _check(tmp_raw / name, name)
+            try:
+                _check(tmp_raw / name, name)
+            except MNISTDataError as e:
+                detail = str(e).split(": ", 1)[1].split(" Fix:")[0]
+                raise MNISTDataError(
+                    f"the downloaded copy of {name} is damaged: {detail} Nothing was written "
+                    f"to {raw}. Fix: run `python -m mnist_lib data` again, or copy the four "
+                    f"original files into {data_dir} by hand."
+                ) from None
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILE_NAMES:
             if find_file(data_dir, name) is None:
@@ -149,17 +160,18 @@ def _load_checked(path: Path, name: str, mtime_ns: int, size: int) -> np.ndarray
     return _check(path, name)
 
 
+def _load(folder: Path, name: str) -> tuple[Path, np.ndarray]:
+    path = find_file(folder, name)
+    if path is None:
+        raise MNISTFilesMissing(_missing_message(folder, [name], "the file disappeared"))
+    stat = path.stat()
+    return path, _load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
+
+
 def verify(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Check all four files (structure and sha256) and return where each one is."""
     folder = ensure_mnist(data_dir)
-    found = {}
-    for name in FILE_NAMES:
-        path = find_file(folder, name)
-        assert path is not None  # ensure_mnist guarantees it
-        stat = path.stat()
-        _load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
-        found[name] = path
-    return found
+    return {name: _load(folder, name)[0] for name in FILE_NAMES}
 
 
 def load_split(
@@ -169,30 +181,35 @@ def load_split(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     folder = ensure_mnist(data_dir)
-    arrays = []
-    for kind in ("images", "labels"):
-        name = file_name(split, kind)
-        path = find_file(folder, name)
-        assert path is not None
-        stat = path.stat()
-        arrays.append(_load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size))
-    images = torch.from_numpy(arrays[0].copy())
-    labels = torch.from_numpy(arrays[1].astype(np.int64))
-    return images, labels
+    images = _load(folder, file_name(split, "images"))[1]
+    labels = _load(folder, file_name(split, "labels"))[1]
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
 def copy_into(source: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Copy the four files from `source` (a folder) into the data folder, checking each."""
+    """Copy the four files from the folder `source` into the data folder, checking each.
+
+    A file already in the data folder is kept if it checks out and replaced if it does
+    not; every copy is written atomically.
+    """
     src, dst = Path(source), resolve_data_dir(data_dir)
+    if not src.is_dir():
+        raise MNISTFilesMissing(f"{src} is not a folder: give the folder that holds the four MNIST files.")
+    missing = [name for name in FILE_NAMES if find_file(src, name) is None]
+    if missing:
+        raise MNISTFilesMissing(f"{src} lacks {', '.join(missing)} (raw or .gz): nothing was copied.")
     dst.mkdir(parents=True, exist_ok=True)
     for name in FILE_NAMES:
         path = find_file(src, name)
-        if path is None:
-            raise MNISTFilesMissing(f"{src}: no {name} or {name}.gz to copy.")
+        assert path is not None
         _check(path, name)
-        target = dst / path.name
-        if not target.exists():
-            tmp = target.with_name(target.name + ".part")
+        existing = find_file(dst, name)
+        if existing is not None:
+            try:
+                _check(existing, name)
+                continue
+            except MNISTDataError:
+                existing.unlink()  # damaged: the good copy replaces it
+        with atomic_path(dst / path.name) as tmp:
             shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
     return dst

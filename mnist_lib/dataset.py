@@ -14,9 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from .data import load_split
-
-MODES = ("train", "test")
+from .data import SPLITS, load_split
 
 
 class MNIST(Dataset):
@@ -34,7 +32,7 @@ class MNIST(Dataset):
         transform: Callable[[Image.Image], Any] | None = None,
         augment: Callable[[Image.Image], Image.Image] | None = None,
     ) -> None:
-        if mode not in MODES:
+        if mode not in SPLITS:
             raise ValueError(f"mode must be 'train' or 'test', got {mode!r}")
         if augment is not None and mode != "train":
             raise ValueError(

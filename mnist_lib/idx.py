@@ -41,6 +41,9 @@ def read_bytes(path: Path) -> bytes:
         raise MNISTDataError(
             f"{path}: the gzip stream is damaged or cut short ({e}). {_fix(path)}"
         ) from e
+    except OSError as e:
+        raise MNISTDataError(f"{path}: cannot be read ({e.strerror or e}). Check that it is a "
+                             "readable file, or point MNIST_DATA_DIR at a folder that holds one.") from e
 
 
 def parse_idx(

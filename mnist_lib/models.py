@@ -33,7 +33,8 @@ class LeNet5(nn.Module):
         def conv_block(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
             # Pooling comes before the ReLU: max-pool and ReLU commute, and activating the
             # pooled map touches four times fewer values (a measurable saving on a CPU).
-            # Batch norm sits after the pooling for the same reason.
+            # Batch norm also sits after the pooling, to be cheap; unlike ReLU it does not
+            # commute with pooling, so it normalizes the statistics of the pooled map.
             block: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel_size=5)]
             if pool:
                 block.append(nn.MaxPool2d(2))
@@ -75,6 +76,8 @@ class CustomMLP(nn.Module):
         self, hidden: Sequence[int] = DEFAULT_MLP_HIDDEN, dropout: float = 0.0
     ) -> None:
         super().__init__()
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if not hidden or any(int(h) <= 0 for h in hidden):
             raise ValueError(f"hidden sizes must be positive integers, got {list(hidden)}")
         layers: list[nn.Module] = [nn.Flatten()]
@@ -101,4 +104,7 @@ def build_model(name: str, **kwargs: object) -> nn.Module:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}: choose one of {sorted(MODELS)}") from None
-    return cls(**kwargs)  # type: ignore[arg-type]
+    try:
+        return cls(**kwargs)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise ValueError(f"bad arguments for {name}: {e}") from None

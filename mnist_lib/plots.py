@@ -50,13 +50,16 @@ def plot_confusion(
 ) -> Figure:
     """Confusion matrices side by side as seaborn heatmaps (rows: true, columns: predicted).
 
-    With `hide_diagonal`, correct predictions are blanked so the errors stand out.
+    With `hide_diagonal`, correct predictions are blanked so the errors stand out. All
+    panels share one colour scale, so equal colours mean equal counts.
     """
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.4), squeeze=False)
+    shown = [cm * (1 - np.eye(len(cm), dtype=cm.dtype)) if hide_diagonal else cm for cm in matrices.values()]
+    vmax = max(int(cm.max()) for cm in shown) or 1
     for ax, (name, cm) in zip(axes[0], matrices.items()):
         mask = np.eye(len(cm), dtype=bool) if hide_diagonal else None
         sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", cbar=False, mask=mask, ax=ax,
-                    annot_kws={"fontsize": 7})
+                    vmin=0, vmax=vmax, annot_kws={"fontsize": 7})
         ax.set(xlabel="predicted", ylabel="true", title=name)
     if title:
         fig.suptitle(title)
@@ -82,7 +85,7 @@ def plot_images(
         ax.axis("off")
         if i >= n:
             continue
-        ax.imshow(images[i].float(), cmap="gray_r")
+        ax.imshow(images[i].float().numpy(), cmap="gray_r")
         label = labels[i].item() if isinstance(labels[i], torch.Tensor) else labels[i]
         text, color = str(label), "black"
         if preds is not None:

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batches import DEFAULT_RESIZE, Augment, Batches, mnist_batches
+from .batches import DEFAULT_RESIZE, RESIZE_METHODS, Augment, Batches, mnist_batches
 from .history import History
-from .models import MODELS, build_model
+from .models import build_model
 from .params import count_parameters
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -86,7 +86,7 @@ def select_device(requested: str | torch.device | None = "auto") -> torch.device
         if not torch.cuda.is_available():
             raise DeviceUnavailable(
                 "CUDA was requested but torch.cuda.is_available() is False (no NVIDIA GPU "
-                "visible, or a CPU-only PyTorch build). Use --device auto or cpu."
+                "visible, or a CPU-only PyTorch build). Ask for device 'auto' or 'cpu' instead."
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise DeviceUnavailable(
@@ -96,7 +96,7 @@ def select_device(requested: str | torch.device | None = "auto") -> torch.device
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceUnavailable(
             "MPS was requested but torch.backends.mps.is_available() is False (not an Apple "
-            "Silicon Mac, or PyTorch without MPS). Use --device auto or cpu."
+            "Silicon Mac, or PyTorch without MPS). Ask for device 'auto' or 'cpu' instead."
         )
     elif device.type not in ("cpu", "cuda", "mps"):
         raise DeviceUnavailable(f"unsupported device {device}: use auto, cpu, cuda or mps")
@@ -115,6 +115,8 @@ def device_description(device: torch.device) -> str:
 
 def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     params = model.parameters()
+    # With the one-cycle schedule, momentum (SGD) or beta1 (Adam) is cycled too, between
+    # 0.85 and 0.95 against the learning rate, as in Smith's one-cycle policy.
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
@@ -163,9 +165,10 @@ def fit(
 
     The model moves to the batches' device. Training loss and accuracy are running values
     over each epoch (model in training mode, so with dropout and augmentation); test loss
-    and accuracy are measured on the full test set afterwards. `seconds` is the time of the
-    training pass alone. Per-step values stay on the device, so on a GPU the host waits
-    for it once per epoch, not once per step.
+    and accuracy are measured on the full test set afterwards. Both losses are the plain
+    cross-entropy, so they compare; label smoothing, if any, changes only what is
+    optimized. `seconds` is the time of the training pass alone. Per-step values stay on
+    the device, so on a GPU the host waits for it once per epoch, not once per step.
     """
     device = train.device
     model.to(device)
@@ -200,8 +203,11 @@ def fit(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+            logits = logits.detach()
+            if recipe.label_smoothing:
+                loss = F.cross_entropy(logits, y)
             loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(1) == y).sum()
+            correct += (logits.argmax(1) == y).sum()
         train_loss = loss_sum.item() / train.num_samples  # waits for the device once
         train_acc = 100.0 * correct.item() / train.num_samples
         seconds = time.perf_counter() - start
@@ -239,22 +245,25 @@ def train_model(
 ) -> tuple[nn.Module, History]:
     """Build model `name` ('lenet5' or 'mlp'), train it on MNIST and return it with its history.
 
-    Everything is checked before any work starts: the model name, the recipe (the model's
-    default if None) and the device. Seeded: the same seed gives the same run on a CPU.
+    Everything is checked before any data is read: the model and its arguments, the recipe
+    (the model's default if None), the device and the resize method. Seeded: the same seed
+    gives the same run on a CPU (with the same number of threads).
     """
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}: choose one of {sorted(MODELS)}")
+    kwargs = dict(model_kwargs or {})
+    torch.manual_seed(seed)
+    model = build_model(name, **kwargs)
     recipe = recipe or DEFAULT_RECIPES[name]
     dev = select_device(device)
-    kwargs = dict(model_kwargs or {})
+    if resize not in RESIZE_METHODS:
+        raise ValueError(f"resize must be one of {RESIZE_METHODS}, got {resize!r}")
+    if train_limit is not None and train_limit <= 0:
+        raise ValueError(f"train_limit must be positive, got {train_limit}")
     wall = time.perf_counter()
     train = mnist_batches(
         "train", recipe.batch_size, device=dev, resize=resize, seed=seed, augment=augment,
         data_dir=data_dir, limit=train_limit,
     )
     test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
-    torch.manual_seed(seed)
-    model = build_model(name, **kwargs)
     history = fit(model, train, test, recipe, log=log, progress=progress, name=name)
     history.meta = {
         "model": name,
@@ -263,7 +272,7 @@ def train_model(
         "recipe": asdict(recipe),
         "seed": seed,
         "resize": resize,
-        "augment": getattr(augment, "__name__", type(augment).__name__) if augment else None,
+        "augment": repr(augment) if augment is not None else None,
         "device": str(dev),
         "device_name": device_description(dev),
         "torch": str(torch.__version__),

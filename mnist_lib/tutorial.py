@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .atomic import atomic_path
 from .data import repo_root
 
 OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
@@ -39,11 +40,56 @@ def shown(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(repo_root().resolve()))
     except ValueError:
-        return Path(path).name
+        return str(Path(path).resolve())
 
 
 def notebooks() -> list[Path]:
+    """The tutorial's notebooks, in reading order."""
     return sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def normalize_notebook(nb: dict) -> dict:
+    """Drop what changes from run to run without meaning anything: papermill's and
+    nbclient's timing metadata, empty tag lists, the Python patch version."""
+    meta = nb.get("metadata", {})
+    meta.pop("papermill", None)
+    meta.pop("widgets", None)
+    if "language_info" in meta:
+        meta["language_info"] = {"name": meta["language_info"].get("name", "python")}
+    for cell in nb.get("cells", []):
+        cm = cell.get("metadata", {})
+        cm.pop("papermill", None)
+        cm.pop("execution", None)
+        if cm.get("tags") == []:
+            cm.pop("tags")
+    return nb
+
+
+def refresh(only: list[str] | None = None) -> int:
+    """Execute notebooks at their default parameters and write them back, normalized: the
+    committed outputs. Uses the default outputs/ folder and the full settings, whatever
+    the environment says."""
+    import nbformat
+    import papermill
+
+    for name in (OUTPUT_DIR_ENV, QUICK_ENV):  # the kernels inherit the environment
+        os.environ.pop(name, None)
+    for nb_path in notebooks():
+        if only and not any(nb_path.name.startswith(o) for o in only):
+            continue
+        start = time.perf_counter()
+        print(f"refreshing {nb_path.name} ...", flush=True)
+        tmp = nb_path.with_name(f".{nb_path.name}.tmp")
+        try:
+            # No parameters: papermill adds no injected cell, so nbval re-runs exactly this.
+            executed = papermill.execute_notebook(str(nb_path), str(tmp), cwd=str(nb_path.parent),
+                                                  progress_bar=False, kernel_name="python3")
+        finally:
+            tmp.unlink(missing_ok=True)
+        with atomic_path(nb_path) as target:
+            nbformat.write(nbformat.from_dict(normalize_notebook(executed)), str(target))
+        print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
+    return 0
 
 
 def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
@@ -78,6 +124,9 @@ def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
+        except Exception as e:  # a dead kernel, a timeout, no kernel at all
+            print(f"\n{nb.name} could not be run: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
         print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
     print(f"all {len(selected)} notebooks ran in {time.perf_counter() - total:.0f} s; "
           f"figures and results are in {shown(out)}")
@@ -90,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/)")
     p.add_argument("--quick", action="store_true", help="short mode: fewer seeds and epochs")
     p.add_argument("--only", nargs="*", metavar="PREFIX", help="run only these, e.g. --only 01 02")
+    p.add_argument("--refresh", action="store_true",
+                   help="for maintainers: execute the notebooks in place at their defaults "
+                        "and normalize them (the committed outputs)")
     args = p.parse_args(argv)
+    if args.refresh:
+        return refresh(args.only)
     return run(output_dir(str(args.out) if args.out else ""), args.quick, args.only)
 
 

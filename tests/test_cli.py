@@ -30,12 +30,13 @@ def test_data_command_offline_says_what_to_do(tmp_path):
     assert not any((tmp_path / "empty").rglob("*ubyte*"))
 
 
-def test_train_then_evaluate(tmp_path, data_dir):
+@pytest.mark.parametrize("model, epochs", [("mlp", "2"), ("lenet5", "1")])
+def test_train_then_evaluate(tmp_path, data_dir, model, epochs):
     out = tmp_path / "run"
-    result = cli("train", "--model", "mlp", "--epochs", "2", "--batch-size", "256",
+    result = cli("train", "--model", model, "--epochs", epochs, "--batch-size", "256",
                  "--device", "cpu", "--out", str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "mlp epoch  2/2" in result.stdout and "final test accuracy" in result.stdout
+    assert f"{model} epoch  {epochs}/{epochs}" in result.stdout and "final test accuracy" in result.stdout
     for name in ("history.json", "history.csv", "model.pt", "curves.png"):
         assert (out / name).stat().st_size > 0
     evaluated = cli("evaluate", str(out / "model.pt"), "--device", "cpu")
@@ -48,6 +49,8 @@ def test_train_then_evaluate(tmp_path, data_dir):
     "args, message",
     [
         (["train", "--model", "mlp", "--epochs", "0"], "must be a positive integer"),
+        (["train", "--model", "mlp", "--epochs", "ten"], "must be a positive integer, got 'ten'"),
+        (["train", "--model", "mlp", "--out", "/proc/forbidden"], "cannot write results to /proc/forbidden"),
         (["train", "--model", "mlp", "--batch-size", "-5"], "must be a positive integer"),
         (["train", "--model", "resnet"], "invalid choice: 'resnet'"),
         (["train", "--model", "mlp", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),

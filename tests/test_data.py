@@ -44,10 +44,12 @@ def test_real_data_loads_with_known_counts_and_statistics(data_dir):
 
 
 def test_default_data_dir_is_repo_data_whatever_the_cwd(tmp_path, monkeypatch):
+    import mnist_lib
+
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert default_data_dir() == repo_root() / "data"
-    assert (repo_root() / "pyproject.toml").is_file()
+    assert default_data_dir() == Path(mnist_lib.__file__).resolve().parents[1] / "data"
+    assert repo_root() != tmp_path
 
 
 def test_environment_variable_overrides_data_dir(tmp_path, monkeypatch):
@@ -120,8 +122,9 @@ def test_a_damaged_download_leaves_nothing_behind(tmp_path, data_dir, monkeypatc
         torchvision.datasets, "MNIST", _fake_torchvision(data_dir, damage="train-images-idx3-ubyte")
     )
     target = tmp_path / "fresh"
-    with pytest.raises(MNISTDataError, match="truncated"):
+    with pytest.raises(MNISTDataError, match="downloaded copy of train-images-idx3-ubyte is damaged") as err:
         ensure_mnist(target)
+    assert ".mnist-download" not in str(err.value) and "Nothing was written" in str(err.value)
     assert data.missing_files(target) == list(data.FILE_NAMES)
     assert list(target.iterdir()) == []
 
@@ -185,3 +188,47 @@ def test_copy_into_checks_and_copies_a_local_folder(tmp_path, data_dir):
     target = data.copy_into(data_dir, tmp_path / "copy")
     assert sorted(p.name.split(".")[0] for p in target.iterdir()) == sorted(data.FILE_NAMES)
     assert load_split("test", target)[0].shape == (10_000, 28, 28)
+
+
+def test_copy_into_replaces_a_damaged_file_and_keeps_good_ones(tmp_path, data_dir):
+    target = tmp_path / "copy"
+    target.mkdir()
+    (target / "t10k-labels-idx1-ubyte").write_bytes(b"garbage")
+    data.copy_into(data_dir, target)
+    assert load_split("test", target)[1].shape == (10_000,)
+    before = {p.name: p.stat().st_mtime_ns for p in target.iterdir()}
+    data.copy_into(data_dir, target)  # a second time: everything checks out, nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
+
+
+def test_copy_into_from_a_bad_source_copies_nothing(tmp_path, data_dir):
+    with pytest.raises(MNISTFilesMissing, match="is not a folder"):
+        data.copy_into(tmp_path / "nowhere", tmp_path / "copy")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "train-labels-idx1-ubyte").write_bytes(raw_bytes(data_dir, "train-labels-idx1-ubyte"))
+    with pytest.raises(MNISTFilesMissing, match="lacks train-images-idx3-ubyte, t10k-images"):
+        data.copy_into(partial, tmp_path / "copy")
+    assert not (tmp_path / "copy").exists()
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in data.FILE_NAMES:
+        payload = raw_bytes(data_dir, name)
+        (damaged / name).write_bytes(payload[:-1] if name.startswith("t10k-labels") else payload)
+    with pytest.raises(MNISTDataError, match="truncated"):
+        data.copy_into(damaged, tmp_path / "copy2")
+    assert not any("t10k-labels" in p.name for p in (tmp_path / "copy2").glob("*"))
+
+
+def test_unreadable_file_is_a_clear_error(data_copy, data_dir, monkeypatch):
+    import errno
+
+    name = "t10k-labels-idx1-ubyte"
+    folder = data_copy(**{name: raw_bytes(data_dir, name)})
+
+    def denied(self):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # root reads anything, so pretend
+    with pytest.raises(MNISTDataError, match="cannot be read \\(Permission denied\\)"):
+        load_split("test", folder)

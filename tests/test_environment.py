@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
+
+import pytest
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
 
 from mnist_lib.data import repo_root
 
@@ -45,7 +51,14 @@ def test_same_packages_and_lower_bounds():
 
 
 def test_nothing_newer_than_the_tested_torch_is_required():
+    """The floors may not rise past the releases this tutorial was tested with, and the
+    installed torch meets its floor."""
+    import torch
+
     pip = _pip_packages()
+    installed = tuple(int(v) for v in re.findall(r"\d+", torch.__version__)[:2])
+    floor = tuple(int(v) for v in re.findall(r">=\s*([\d.]+)", pip["torch"])[0].split("."))[:2]
+    assert installed >= floor
     for name, ceiling in (("torch", (2, 14, 1)), ("torchvision", (0, 29, 1))):
         spec = pip[name]
         assert not spec.startswith("=="), f"{name} is pinned: {spec}"

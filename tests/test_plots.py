@@ -80,4 +80,10 @@ def test_compare_to_baseline_verdicts():
     assert table.loc["same", "verdict"] == "within seed noise"
     assert table.loc["base", "verdict"] == "baseline"
     assert table.loc["better", "diff"] == pytest.approx(0.45)
-    assert analysis.mean_std([1.0]) == (1.0, 0.0)
+    assert table.loc["better", "df"] == pytest.approx(4.0)
+    # the same difference with a larger spread is not enough
+    noisy = analysis.compare_to_baseline({"base": [98.8, 99.3, 99.05], "b": [99.2, 99.75, 99.55]}, "base")
+    assert noisy.loc["b", "verdict"] == "within seed noise"
+    assert analysis.t_critical(2) == 4.303 and analysis.t_critical(2.7) == 4.303
+    with pytest.raises(ValueError, match="at least 2"):
+        analysis.compare_to_baseline({"base": [99.0], "b": [99.1]}, "base")

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from mnist_lib import checkpoint, data
+from mnist_lib import batches, checkpoint
 from mnist_lib.checkpoint import load_checkpoint, save_checkpoint
 from mnist_lib.history import History
 from mnist_lib.models import LeNet5
@@ -37,9 +37,15 @@ def test_bad_parameters_fail_before_any_data_is_read(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("data was read before the parameters were checked")
 
-    monkeypatch.setattr(data, "load_split", forbidden)
+    monkeypatch.setattr(batches, "load_split", forbidden)
     with pytest.raises(ValueError, match="unknown model 'vgg'"):
         train_model("vgg")
+    with pytest.raises(ValueError, match="bad arguments for lenet5"):
+        train_model("lenet5", model_kwargs={"dropuot": 0.5})
+    with pytest.raises(ValueError, match="resize must be one of"):
+        train_model("lenet5", resize="crop")
+    with pytest.raises(ValueError, match="train_limit must be positive"):
+        train_model("mlp", train_limit=0)
     if not torch.cuda.is_available():
         with pytest.raises(DeviceUnavailable, match="CUDA was requested"):
             train_model("mlp", device="cuda")
@@ -56,7 +62,7 @@ def test_device_selection():
         with pytest.raises(DeviceUnavailable, match="MPS was requested"):
             select_device("mps")
     if not torch.cuda.is_available():
-        with pytest.raises(DeviceUnavailable, match="Use --device auto or cpu"):
+        with pytest.raises(DeviceUnavailable, match="Ask for device 'auto' or 'cpu'"):
             select_device("cuda:0")
 
 
@@ -81,6 +87,28 @@ def test_history_has_every_column_and_metadata(data_dir):
     assert all(0 <= r["test_acc"] <= 100 and r["seconds"] > 0 for r in history.rows)
     assert history.meta["parameters"] == 61_699 and history.meta["device"] == "cpu"
     assert len(lines) == 2 and "mlp epoch  2/2" in lines[1] and "test loss" in lines[1]
+
+
+def test_reported_training_loss_is_plain_cross_entropy_even_with_label_smoothing(data_dir):
+    import torch.nn.functional as F
+
+    from mnist_lib.batches import mnist_batches
+    from mnist_lib.models import CustomMLP
+    from mnist_lib.train import evaluate, fit
+
+    torch.manual_seed(0)
+    model = CustomMLP()
+    with torch.no_grad():
+        model.layers[-1].weight.mul_(50)  # confident predictions: smoothing then matters
+    train = mnist_batches("train", 256, shuffle=False, limit=1024, data_dir=data_dir)
+    frozen = Recipe(epochs=1, batch_size=256, lr=1e-12, optimizer="sgd", schedule="constant",
+                    label_smoothing=0.2)  # the model does not move
+    plain, _ = evaluate(model, train)
+    smoothed = sum(F.cross_entropy(model(x), y, label_smoothing=0.2, reduction="sum").item()
+                   for x, y in train) / train.num_samples
+    history = fit(model, train, train, frozen)
+    assert history.final["train_loss"] == pytest.approx(plain, rel=1e-4)
+    assert smoothed != pytest.approx(plain, rel=1e-3)  # so the check above can tell them apart
 
 
 def test_history_round_trips_through_json_and_csv(tmp_path):
@@ -132,6 +160,10 @@ def test_bad_checkpoints_get_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a checkpoint written by mnist_lib"):
         load_checkpoint(tmp_path / "other.pt")
+    # a checkpoint of another architecture under the same name
+    save_checkpoint(tmp_path / "bn.pt", LeNet5(batch_norm=True), "lenet5", {})
+    with pytest.raises(ValueError, match="does not fit the 'lenet5' model"):
+        load_checkpoint(tmp_path / "bn.pt")
 
 
 def test_short_real_training_reaches_a_test_accuracy_floor(data_dir):
@@ -140,3 +172,13 @@ def test_short_real_training_reaches_a_test_accuracy_floor(data_dir):
                                  device="cpu", seed=0, log=None)
     assert history.final["test_acc"] >= 98.5, history.rows
     json.dumps(history.meta)  # metadata is plain JSON
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    path = save_checkpoint(tmp_path / "m.pt", LeNet5(), "lenet5")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
