@@ -92,12 +92,14 @@ def t_critical(df: float) -> float:
     return _T95[max(usable)] if df <= 60 else 1.96
 
 
-def compare_to_baseline(results: Mapping[str, Sequence[float]], baseline: str) -> pd.DataFrame:
+def compare_to_baseline(
+    results: Mapping[str, Sequence[float]], baseline: str, higher_is_better: bool = True
+) -> pd.DataFrame:
     """Each variant against the baseline with Welch's t-test at the 5% level.
 
     Columns: mean, std, diff (from the baseline's mean), se (its standard error), t, df
     (Welch-Satterthwaite), and a verdict: "helps"/"hurts" when |t| exceeds the 95%
-    critical value, else "within seed noise". Each comparison is tested on its own (no
+    critical value, else "within seed noise". For a loss, pass `higher_is_better=False`. Each comparison is tested on its own (no
     correction for testing several variants). Needs at least 2 seeds per variant.
     """
     b = np.asarray(results[baseline], dtype=float)
@@ -114,7 +116,7 @@ def compare_to_baseline(results: Mapping[str, Sequence[float]], baseline: str) -
         if name == baseline:
             verdict = "baseline"
         elif abs(t) > t_critical(df):
-            verdict = "helps" if diff > 0 else "hurts"
+            verdict = "helps" if (diff > 0) == higher_is_better else "hurts"
         else:
             verdict = "within seed noise"
         rows.append({"variant": name, "mean": float(v.mean()), "std": float(v.std(ddof=1)),

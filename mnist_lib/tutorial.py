@@ -79,7 +79,7 @@ def refresh(only: list[str] | None = None) -> int:
             continue
         start = time.perf_counter()
         print(f"refreshing {nb_path.name} ...", flush=True)
-        tmp = nb_path.with_name(f".{nb_path.name}.tmp")
+        tmp = nb_path.with_name(f".{nb_path.stem}.tmp.ipynb")
         try:
             # No parameters: papermill adds no injected cell, so nbval re-runs exactly this.
             executed = papermill.execute_notebook(str(nb_path), str(tmp), cwd=str(nb_path.parent),

@@ -84,6 +84,9 @@ def test_compare_to_baseline_verdicts():
     # the same difference with a larger spread is not enough
     noisy = analysis.compare_to_baseline({"base": [98.8, 99.3, 99.05], "b": [99.2, 99.75, 99.55]}, "base")
     assert noisy.loc["b", "verdict"] == "within seed noise"
+    losses = analysis.compare_to_baseline({"base": [0.03, 0.031, 0.029], "b": [0.02, 0.021, 0.019]},
+                                          "base", higher_is_better=False)
+    assert losses.loc["b", "verdict"] == "helps"
     assert analysis.t_critical(2) == 4.303 and analysis.t_critical(2.7) == 4.303
     with pytest.raises(ValueError, match="at least 2"):
         analysis.compare_to_baseline({"base": [99.0], "b": [99.1]}, "base")
