@@ -39,9 +39,9 @@ def to_32x32(images: torch.Tensor, method: str = DEFAULT_RESIZE) -> torch.Tensor
     x = images.reshape(-1, 1, 28, 28)
     if method == "pad":
         return F.pad(x, (2, 2, 2, 2))
-    from torchvision.transforms.v2 import functional as TF
-
-    return TF.resize(x, [32, 32], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    # PyTorch's own uint8 kernel, the one torchvision's `resize` calls: the same bytes
+    # without importing torchvision, which costs about 2 s of a cold start here.
+    return F.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
 
 
 def normalize(x: torch.Tensor) -> torch.Tensor:
@@ -93,21 +93,19 @@ class Batches:
         return len(self.images)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.images)
-        # The permutation is drawn on the CPU (one small copy per epoch) so that the same
-        # seed gives the same order on every device.
-        order = torch.randperm(n, generator=self._order).to(self.device) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
-            if order is None:
-                x = self.images[start : start + self.batch_size]
-                y = self.labels[start : start + self.batch_size]
-            else:
-                idx = order[start : start + self.batch_size]
-                x, y = self.images[idx], self.labels[idx]
-            x = x.float().div_(255.0)
+        images, labels = self.images, self.labels
+        if self.shuffle:
+            # The permutation is drawn on the CPU so that the same seed gives the same order
+            # on every device. One gather per epoch, then every batch is a slice: cheaper
+            # than gathering each batch (measured: about 10% of an MLP epoch on a CPU).
+            order = torch.randperm(len(images), generator=self._order).to(self.device)
+            images, labels = images[order], labels[order]
+        for start in range(0, len(images), self.batch_size):
+            x = images[start : start + self.batch_size].float().div_(255.0)
             if self.augment is not None:
                 x = self.augment(x, self._augment_rng)
-            yield normalize(x), y
+            # In place, on a batch of our own: the same values as `normalize`, no new tensor.
+            yield x.sub_(TRAIN_MEAN).div_(TRAIN_STD), labels[start : start + self.batch_size]
 
 
 def mnist_batches(

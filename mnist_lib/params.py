@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the training path never needs it
+    import pandas as pd
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -147,6 +150,8 @@ def parameter_table(
         for h in hooks:
             h.remove()
         model.train(was_training)
+    import pandas as pd
+
     return pd.DataFrame(rows)
 
 

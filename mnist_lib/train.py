@@ -60,10 +60,12 @@ class Recipe:
 
 # Both use a one-cycle schedule: warm up to the peak rate, then anneal towards zero. The
 # MLP over-fits (99.7% training accuracy against ~98% test), so it gets weight decay and
-# label smoothing; with them it reached 98.1-98.2% over three seeds here.
+# label smoothing. Over three seeds here it reached 98.12-98.26% with batch 128 and peak
+# rate 0.1, 98.20-98.29% with batch 256 and 0.2 (in two thirds of the time per epoch),
+# 98.08-98.20% with 512 and 0.4; at 512 and 0.6 two seeds of three diverged.
 DEFAULT_RECIPES = {
     "lenet5": Recipe(epochs=6, batch_size=256, lr=4e-3),
-    "mlp": Recipe(epochs=15, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=5e-4,
+    "mlp": Recipe(epochs=15, batch_size=256, lr=0.2, optimizer="sgd", weight_decay=5e-4,
                   label_smoothing=0.1),
 }
 
@@ -117,12 +119,13 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     params = model.parameters()
     # With the one-cycle schedule, momentum (SGD) or beta1 (Adam) is cycled too, between
     # 0.85 and 0.95 against the learning rate, as in Smith's one-cycle policy.
+    # Fused kernels update all parameters in one call: ~15% off an MLP epoch on a CPU.
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay
+            params, lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay,
+            fused=True,
         )
     cls = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
-    # The fused kernel updates all parameters in one call: ~15% off an MLP epoch on a CPU.
     return cls(params, lr=recipe.lr, weight_decay=recipe.weight_decay, fused=True)
 
 
