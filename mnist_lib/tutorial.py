@@ -65,6 +65,30 @@ def normalize_notebook(nb: dict) -> dict:
     return nb
 
 
+def this_python_kernel_manager() -> type:
+    """A Jupyter kernel manager that starts the notebooks' kernel with this interpreter.
+
+    Papermill looks the notebooks' kernel, "python3", up on Jupyter's search path, where a
+    user's own "python3" kernelspec (another conda environment, say) comes before this
+    virtual environment's and would run the notebooks without `mnist_lib` or torch. This is
+    what `pytest --nbval-current-env` does for the tests."""
+    from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class ThisPythonSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
+
+    class ThisPythonKernel(KernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self) -> KernelSpecManager:
+            return ThisPythonSpecs(data_dir=self.data_dir)
+
+    return ThisPythonKernel
+
+
 def refresh(only: list[str] | None = None) -> int:
     """Execute notebooks at their default parameters and write them back, normalized: the
     committed outputs. Uses the default outputs/ folder and the full settings, whatever
@@ -83,7 +107,8 @@ def refresh(only: list[str] | None = None) -> int:
         try:
             # No parameters: papermill adds no injected cell, so nbval re-runs exactly this.
             executed = papermill.execute_notebook(str(nb_path), str(tmp), cwd=str(nb_path.parent),
-                                                  progress_bar=False, kernel_name="python3")
+                                                  progress_bar=False, kernel_name="python3",
+                                                  kernel_manager_class=this_python_kernel_manager())
         finally:
             tmp.unlink(missing_ok=True)
         with atomic_path(nb_path) as target:
@@ -115,6 +140,7 @@ def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
                 cwd=str(nb.parent),
                 progress_bar=False,
                 kernel_name="python3",
+                kernel_manager_class=this_python_kernel_manager(),
             )
         except PapermillExecutionError as e:
             print(

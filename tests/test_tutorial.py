@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import nbformat
 import pytest
 
@@ -63,3 +66,22 @@ def test_a_clean_run_writes_every_executed_notebook(fake_notebooks, tmp_path, ca
     executed = nbformat.read(tmp_path / "out" / "notebooks" / "01_a.ipynb", as_version=4)
     assert "QUICK = True" in executed.cells[1].source  # papermill's injected parameters
     assert "all 1 notebooks ran" in capsys.readouterr().out
+
+
+def test_the_kernel_is_this_python_even_when_a_user_kernelspec_shadows_python3(
+        fake_notebooks, tmp_path, monkeypatch):
+    # A "python3" kernelspec of the user's (another conda env, say) comes first in
+    # Jupyter's search path; `make tutorial` must still run the notebooks in this venv.
+    spec = tmp_path / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "someone else's Python 3", "language": "python",
+        "env": {"MNIST_WRONG_KERNEL": "1"},
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    fake_notebooks("01_env.ipynb", "OUTPUT_DIR = ''\nQUICK = False",
+                   "import os, sys\n"
+                   "assert 'MNIST_WRONG_KERNEL' not in os.environ, 'ran in the shadowing kernel'\n"
+                   f"assert sys.executable == {sys.executable!r}, sys.executable")
+    assert tutorial.run(tmp_path / "out") == 0
