@@ -31,9 +31,10 @@ data: setup
 bench: data
 	$(PY) benchmarks/speed.py
 
+# Jupyter refuses to start as root unless told; root is the usual user in a container.
 lab: setup
 	$(PY) -m pip install -e ".[test,lab]"
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean-outputs:
 	rm -rf outputs runs
