@@ -2,8 +2,9 @@
 
 `RandomDistortion` warps every image of a batch with its own random affine transform
 (rotation, shift, scale) and, optionally, an elastic distortion (Simard et al., 2003),
-all in one `grid_sample` call on whatever device the batch lives on. `Batches(...,
-augment=...)` applies it to training batches only; the test set is never augmented.
+all in one `grid_sample` call on whatever device the batch lives on.
+`mnist_batches("train", ..., augment=...)` applies it to every training batch; it refuses an
+augmentation for the test split, which is always the original images.
 """
 
 from __future__ import annotations

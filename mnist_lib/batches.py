@@ -27,9 +27,9 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 def to_32x32(images: torch.Tensor, method: str = DEFAULT_RESIZE) -> torch.Tensor:
     """Turn uint8 images [N, 28, 28] into uint8 [N, 1, 32, 32].
 
-    "resize" scales the digit up as the seed's `transforms.Resize((32, 32))` does (bilinear
-    with antialiasing, rounded back to uint8 as PIL does), so every one of the 1,024 inputs
-    carries signal; "pad" adds a 2-pixel black border as LeCun et al. did, keeping the
+    "resize" scales the image up as the seed's `transforms.Resize((32, 32))` does (bilinear
+    with antialiasing, rounded back to uint8 as PIL does), so MNIST's empty margin grows
+    with the digit; "pad" adds a 2-pixel black border as LeCun et al. did, keeping the
     original pixels exactly.
     """
     if method not in RESIZE_METHODS:
@@ -56,7 +56,9 @@ class Batches:
 
     With `shuffle`, each pass draws a new permutation from a generator seeded with `seed`,
     so the order of every epoch is reproducible. `augment`, if given, is applied to every
-    batch (meant for training batches only). The last batch may be smaller.
+    batch (`mnist_batches` allows it for the training split only). The last batch may be
+    smaller. Images must be uint8: each batch is converted and normalized in place on a
+    copy, which a float input would not get.
     """
 
     def __init__(
@@ -74,6 +76,11 @@ class Batches:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        if images.dtype != torch.uint8:
+            raise ValueError(
+                f"images must be uint8 pixels in 0..255, got {images.dtype}: pass the output "
+                "of to_32x32 (normalization happens per batch)"
+            )
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
@@ -123,9 +130,15 @@ def mnist_batches(
     """Batches over one MNIST split, 32x32, on `device`. Shuffled by default for "train".
 
     `limit` keeps only the first `limit` samples (for quick experiments and tests).
+    `augment` is refused for the test split: the test set is always the original images.
     """
     if limit is not None and limit <= 0:
         raise ValueError(f"limit must be positive, got {limit}")
+    if augment is not None and split != "train":
+        raise ValueError(
+            f"augment was given for the {split!r} split: augmentation is for training "
+            "batches only; evaluate on the original test images"
+        )
     images, labels = load_split(split, data_dir)
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

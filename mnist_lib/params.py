@@ -32,8 +32,9 @@ def match_mlp_widths(
 
     Returns (widths, gap) with gap = count - target. No layer is narrower than
     `min_width` (default: `n_out`, so that no hidden layer is a bottleneck below the
-    number of classes). Ties go to the widest first layer, then the widest second, and so
-    on: the first layer is the one that sees the pixels. The last width is solved for
+    number of classes), and widths never grow with depth. Between two equally close
+    counts the one under the target wins (the MLP stays within the budget), then the
+    widest first layer, the widest second, and so on: the first layer sees the pixels. The last width is solved for
     directly, the others are searched exhaustively.
     """
     low = n_out if min_width is None else min_width
@@ -156,5 +157,6 @@ def parameter_table(
 
 
 def macs_per_image(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)) -> int:
-    """Multiply-accumulates of one forward pass for one image."""
-    return int(parameter_table(model, input_size)["MACs"].sum()) // input_size[0]
+    """Multiply-accumulates of one forward pass for one image (the table counts per image,
+    whatever the batch size of `input_size`)."""
+    return int(parameter_table(model, input_size)["MACs"].sum())

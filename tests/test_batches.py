@@ -85,6 +85,18 @@ def test_bad_batch_sizes_and_lengths():
         Batches(torch.zeros(2, 1, 32, 32, dtype=torch.uint8), torch.zeros(3), 1)
 
 
+def test_float_images_are_refused_before_they_could_be_normalized_in_place():
+    with pytest.raises(ValueError, match="images must be uint8.*to_32x32"):
+        Batches(torch.zeros(2, 1, 32, 32), torch.zeros(2), 1)
+
+
+def test_the_test_split_is_never_augmented(data_dir):
+    with pytest.raises(ValueError, match="augment was given for the 'test' split"):
+        mnist_batches("test", 100, augment=lambda x, g: x, data_dir=data_dir)
+    train = mnist_batches("train", 100, augment=lambda x, g: x, data_dir=data_dir, limit=200)
+    assert train.augment is not None
+
+
 def test_mnist_batches_on_the_real_data(data_dir):
     train = mnist_batches("train", 1000, data_dir=data_dir)
     assert train.shuffle and train.num_samples == 60_000 and len(train) == 60

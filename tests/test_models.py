@@ -108,6 +108,11 @@ def test_macs_differ_a_lot_for_the_same_parameters():
     assert macs_per_image(LeNet5()) > 6 * macs_per_image(CustomMLP())
 
 
+def test_macs_are_per_image_whatever_the_batch_of_the_probe():
+    for model in (LeNet5(), CustomMLP()):
+        assert macs_per_image(model, (4, 1, 32, 32)) == macs_per_image(model) > 0
+
+
 def test_build_model_by_name_and_unknown_names():
     assert isinstance(build_model("lenet5"), LeNet5)
     assert build_model("mlp", hidden=[30]).hidden == (30,)
