@@ -64,11 +64,28 @@ def test_shift_moves_pixels_and_fills_with_zero():
     assert torch.equal(analysis.shift(x, 0, 0), x)
 
 
-def test_shifted_accuracy_table_shape():
-    images = torch.randint(0, 255, (20, 1, 32, 32), dtype=torch.uint8)
-    labels = torch.randint(0, 10, (20,))
-    table = analysis.shifted_accuracy({"m": LeNet5()}, images, labels, pixels=(0, 1))
-    assert list(table.index) == [0, 1] and list(table.columns) == ["m"]
+class _InkOnTheLeft(torch.nn.Module):
+    """Says 0 when the brightest pixel is in columns 0-15, else 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        column = x.flatten(1).argmax(1) % x.shape[-1]
+        return torch.nn.functional.one_hot((column > 15).long(), 10).float()
+
+
+def test_shifted_accuracy_averages_the_four_directions():
+    images = torch.zeros(6, 1, 32, 32, dtype=torch.uint8)
+    images[:, 0, 10, 15] = 255  # one dot, at the last column the model calls "left"
+    labels = torch.zeros(6, dtype=torch.long)
+    table = analysis.shifted_accuracy({"m": _InkOnTheLeft(), "lenet5": LeNet5()}, images, labels,
+                                      pixels=(0, 1))
+    assert list(table.index) == [0, 1] and list(table.columns) == ["m", "lenet5"]
+    assert table.loc[0, "m"] == 100.0 == analysis.accuracy_on(_InkOnTheLeft(), images, labels)
+    # Moved right the dot crosses to column 16; left, up and down it stays "left": 3 of 4.
+    assert table.loc[1, "m"] == 75.0
 
 
 def test_compare_to_baseline_verdicts():
