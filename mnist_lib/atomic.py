@@ -14,7 +14,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success rename it onto `path`.
 
     The rename is atomic on one file system, so readers see either the old file or the
-    complete new one. On error the temporary file is removed and `path` is untouched.
+    complete new one; the new bytes reach the disk before the rename, so a power cut does
+    not leave an empty file under the old name either. On error the temporary file is
+    removed and `path` is untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -26,6 +28,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
+        with open(tmp, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
