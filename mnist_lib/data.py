@@ -9,6 +9,7 @@ are downloaded with torchvision; every file is verified before use.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -90,10 +91,18 @@ def _download(data_dir: Path) -> None:
     """
     from torchvision.datasets import MNIST as TorchvisionMNIST
 
+    created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     raw = data_dir / "MNIST" / "raw"
     with tempfile.TemporaryDirectory(prefix=".mnist-download-", dir=data_dir) as tmp:
-        TorchvisionMNIST(root=tmp, train=True, download=True)
+        try:
+            TorchvisionMNIST(root=tmp, train=True, download=True)
+        except BaseException:
+            if created:  # leave no empty folder behind for a download that never came
+                shutil.rmtree(tmp, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    data_dir.rmdir()
+            raise
         tmp_raw = Path(tmp) / "MNIST" / "raw"
         for name in FILE_NAMES:
             try:
@@ -111,15 +120,18 @@ def _download(data_dir: Path) -> None:
                 os.replace(tmp_raw / name, raw / name)
 
 
-def _missing_message(data_dir: Path, missing: list[str], reason: str) -> str:
+def _missing_message(data_dir: Path, missing: list[str], reason: str, from_env: bool = False) -> str:
     names = "\n".join(f"    {n}  (or {n}.gz)" for n in missing)
+    where = f" (the folder {DATA_DIR_ENV} names)" if from_env else ""
+    point = (f"or point {DATA_DIR_ENV} at the folder that holds them" if not from_env
+             else f"or change {DATA_DIR_ENV} to the folder that holds them")
     return (
-        f"MNIST files not found in {data_dir} (nor in {data_dir / 'MNIST' / 'raw'}):\n"
+        f"MNIST files not found in {data_dir}{where} (nor in {data_dir / 'MNIST' / 'raw'}):\n"
         f"{names}\n"
         f"Downloading them failed: {reason}\n"
-        "Fix: with internet access, run `python -m mnist_lib data`. Offline, copy the four "
-        f"original IDX files (raw or .gz) into {data_dir}, or set {DATA_DIR_ENV} to the "
-        "folder that holds them."
+        "Fix: with internet access, run `python -m mnist_lib data`. Offline, get the four "
+        "original IDX files (raw or .gz) onto this machine and run `python -m mnist_lib data "
+        f"--from FOLDER` (it checks and copies them into {data_dir}), {point}."
     )
 
 
@@ -130,21 +142,23 @@ def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool 
     missing and cannot be downloaded.
     """
     folder = resolve_data_dir(data_dir)
+    from_env = data_dir is None and bool(os.environ.get(DATA_DIR_ENV))
     missing = missing_files(folder)
     if not missing:
         return folder
     if not download:
-        raise MNISTFilesMissing(_missing_message(folder, missing, "download was not allowed"))
+        raise MNISTFilesMissing(_missing_message(folder, missing, "download was not allowed", from_env))
     try:
         _download(folder)
     except MNISTDataError:
         raise
     except Exception as e:  # torchvision raises several kinds for a failed fetch
-        reason = f"{type(e).__name__}: {e}".strip().splitlines()[0]
-        raise MNISTFilesMissing(_missing_message(folder, missing, reason)) from e
+        # torchvision's message spans lines (each mirror tried, and why it failed): keep it all.
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+        raise MNISTFilesMissing(_missing_message(folder, missing, reason, from_env)) from e
     still = missing_files(folder)
     if still:
-        raise MNISTFilesMissing(_missing_message(folder, still, "torchvision fetched no such file"))
+        raise MNISTFilesMissing(_missing_message(folder, still, "torchvision fetched no such file", from_env))
     return folder
 
 
@@ -198,11 +212,21 @@ def copy_into(source: str | os.PathLike[str], data_dir: str | os.PathLike[str] |
     missing = [name for name in FILE_NAMES if find_file(src, name) is None]
     if missing:
         raise MNISTFilesMissing(f"{src} lacks {', '.join(missing)} (raw or .gz): nothing was copied.")
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in FILE_NAMES:
-        path = find_file(src, name)
+    sources = {name: find_file(src, name) for name in FILE_NAMES}
+    for name, path in sources.items():  # every source checked before anything is copied
         assert path is not None
-        _check(path, name)
+        try:
+            _check(path, name)
+        except MNISTDataError as e:
+            detail = str(e).split(": ", 1)[1].split(" Fix:")[0]
+            raise MNISTDataError(
+                f"{path} cannot be used: {detail} Nothing was copied. Fix: replace {path.name} "
+                f"in {src} with a good copy of the original file (its sha256 is in "
+                "mnist_lib/data.py), then run this again."
+            ) from None
+    dst.mkdir(parents=True, exist_ok=True)
+    for name, path in sources.items():
+        assert path is not None
         existing = find_file(dst, name)
         if existing is not None:
             try:

@@ -69,8 +69,10 @@ def test_files_in_torchvision_layout_and_raw_or_gz_are_found(tmp_path, data_dir)
 
 def test_missing_files_without_network_say_where_to_put_them(tmp_path, monkeypatch):
     def no_network(folder):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: [Errno -3] "
-                           "Temporary failure in name resolution")
+        # torchvision's own message: the reason comes on the lines after the first
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://"
+                           "ossci-datasets.s3.amazonaws.com/mnist/, got:\n<urlopen error [Errno -3] "
+                           "Temporary failure in name resolution>\n")
 
     monkeypatch.setattr(data, "_download", no_network)
     with pytest.raises(MNISTFilesMissing) as err:
@@ -81,6 +83,33 @@ def test_missing_files_without_network_say_where_to_put_them(tmp_path, monkeypat
         assert name in message
     assert "name resolution" in message
     assert "MNIST_DATA_DIR" in message and "Fix" in message
+    assert "python -m mnist_lib data --from FOLDER" in message
+
+
+def test_a_data_folder_from_the_environment_is_named_as_such(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path))
+    with pytest.raises(MNISTFilesMissing) as err:
+        ensure_mnist(download=False)
+    assert f"not found in {tmp_path} (the folder MNIST_DATA_DIR names)" in str(err.value)
+    assert "change MNIST_DATA_DIR" in str(err.value)
+
+
+def test_a_failed_download_into_a_new_folder_leaves_no_folder(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    class Offline:
+        def __init__(self, root, train=True, download=False):
+            (Path(root) / "MNIST" / "raw").mkdir(parents=True)  # torchvision's first step
+            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\n<urlopen error>")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    with pytest.raises(MNISTFilesMissing, match="urlopen error"):
+        ensure_mnist(tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(MNISTFilesMissing):
+        ensure_mnist(tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []  # a folder the user made stays, empty
 
 
 def test_download_false_reports_missing_files(tmp_path):
@@ -215,9 +244,11 @@ def test_copy_into_from_a_bad_source_copies_nothing(tmp_path, data_dir):
     for name in data.FILE_NAMES:
         payload = raw_bytes(data_dir, name)
         (damaged / name).write_bytes(payload[:-1] if name.startswith("t10k-labels") else payload)
-    with pytest.raises(MNISTDataError, match="truncated"):
+    with pytest.raises(MNISTDataError, match="truncated") as err:
         data.copy_into(damaged, tmp_path / "copy2")
-    assert not any("t10k-labels" in p.name for p in (tmp_path / "copy2").glob("*"))
+    assert "Nothing was copied" in str(err.value) and f"in {damaged} with a good copy" in str(err.value)
+    assert "download" not in str(err.value)  # the user is copying because they are offline
+    assert not (tmp_path / "copy2").exists()
 
 
 def test_unreadable_file_is_a_clear_error(data_copy, data_dir, monkeypatch):
