@@ -49,7 +49,13 @@ def load_checkpoint(
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:
-        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {e})") from e
+        # torch's own message advises loading with weights_only=False, which is the wrong
+        # fix for a file that is simply not a checkpoint, and unsafe for one from elsewhere.
+        raise ValueError(
+            f"{path} is not a readable checkpoint: torch.load could not read it as saved "
+            f"weights ({type(e).__name__}). Fix: give the model.pt that `python -m mnist_lib "
+            "train` wrote (by default runs/<model>/model.pt)."
+        ) from e
     if not isinstance(payload, dict) or "state_dict" not in payload or "model" not in payload:
         raise ValueError(f"{path} is not a checkpoint written by mnist_lib (no model/state_dict)")
     try:

@@ -89,6 +89,7 @@ def _train(args: argparse.Namespace) -> None:
     from .checkpoint import save_checkpoint
     from .plots import plot_history, save_figure
     from .train import select_device, train_model
+    from .tutorial import shown
 
     recipe = _recipe(args)  # every argument is checked before any work starts
     device = select_device(args.device)
@@ -105,7 +106,7 @@ def _train(args: argparse.Namespace) -> None:
     history.save(out / "history.csv")
     save_checkpoint(out / "model.pt", model, args.model, history.meta["model_kwargs"], history.meta)
     save_figure(plot_history(history, args.model), out / "curves.png")
-    print(f"wrote {out}/history.json, history.csv, model.pt, curves.png")
+    print(f"wrote {shown(out)}/history.json, history.csv, model.pt, curves.png")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -86,6 +86,12 @@ def this_python_kernel_manager() -> type:
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
             return ThisPythonSpecs(data_dir=self.data_dir)
 
+        @default("transport")
+        def _transport_default(self) -> str:
+            # Local sockets where there are any: the kernel is not reachable over TCP, and
+            # does not warn on every start that it runs over TCP without encryption.
+            return "ipc" if os.name == "posix" else "tcp"
+
     return ThisPythonKernel
 
 
@@ -154,7 +160,8 @@ def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
             print(f"\n{nb.name} could not be run: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
         print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
-    print(f"all {len(selected)} notebooks ran in {time.perf_counter() - total:.0f} s; "
+    ran = "the notebook ran" if len(selected) == 1 else f"all {len(selected)} notebooks ran"
+    print(f"{ran} in {time.perf_counter() - total:.0f} s; "
           f"figures and results are in {shown(out)}")
     return 0
 

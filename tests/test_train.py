@@ -154,9 +154,11 @@ def test_a_failed_checkpoint_write_keeps_the_old_file(tmp_path, monkeypatch):
 def test_bad_checkpoints_get_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.pt")
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
-        load_checkpoint(tmp_path / "junk.pt")
+    for junk in (b"not a checkpoint", b'{"rows": []}'):  # e.g. a history.json given by mistake
+        (tmp_path / "junk.pt").write_bytes(junk)
+        with pytest.raises(ValueError, match="not a readable checkpoint.*Fix: give the model.pt") as err:
+            load_checkpoint(tmp_path / "junk.pt")
+        assert "weights_only" not in str(err.value)
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a checkpoint written by mnist_lib"):
         load_checkpoint(tmp_path / "other.pt")
