@@ -55,3 +55,18 @@ def test_opens_with_its_aim_and_closes_with_takeaways(nb):
     first, last = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][-1]["source"])
     assert first.startswith("# ") and "**Aim.**" in first
     assert "## Takeaways" in last
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
+def test_papermill_sees_every_parameter(path):
+    """`papermill -p NAME` and `--help-notebook` know only the parameters papermill can
+    parse (a comment with "=" in it hides the line); it must see all of them."""
+    import ast
+
+    import papermill
+
+    cell = next(c for c in json.loads(path.read_text())["cells"]
+                if "parameters" in c.get("metadata", {}).get("tags", []))
+    assigned = {node.target.id for node in ast.parse("".join(cell["source"])).body
+                if isinstance(node, ast.AnnAssign)}
+    assert assigned and set(papermill.inspect_notebook(str(path))) == assigned
