@@ -1,6 +1,6 @@
 """Training speed: the classic DataLoader pipeline against mnist_lib's, side by side.
 
-    python benchmarks/speed.py                # everything (about 5 minutes on 2 CPU cores)
+    python benchmarks/speed.py                # everything (about 3.5 minutes on 2 CPU cores)
     python benchmarks/speed.py --reps 5 --baseline-reps 3 --device cuda
 
 Prints, for LeNet-5 and the MLP: the time of one training epoch over all 60,000 images on
