@@ -63,7 +63,7 @@ class Recipe:
 # decay. Chosen by looking at test accuracy over three seeds (there is no validation
 # split): batch 256 at peak rate 0.2 did as well as 128 at 0.1 in two thirds of the time
 # per epoch, 512 at 0.4 did worse and 512 at 0.6 diverged. Label smoothing 0.1 gave the
-# same accuracy (98.16-98.29% against 98.21-98.36% without, one thread) but inflates the
+# same accuracy (98.16-98.29% against 98.21-98.36% without, one thread each) but inflates the
 # cross-entropy, which would then not compare with LeNet-5's, so the recipe goes without.
 DEFAULT_RECIPES = {
     "lenet5": Recipe(epochs=6, batch_size=256, lr=4e-3),
