@@ -14,26 +14,27 @@ from collections.abc import Callable, Iterator
 import torch
 import torch.nn.functional as F
 
-from .data import TRAIN_MEAN, TRAIN_STD, load_split
+from .data import SPLITS, TRAIN_MEAN, TRAIN_STD, load_split
+from .errors import ConfigError
 
 RESIZE_METHODS = ("resize", "pad")
 DEFAULT_RESIZE = "resize"
 
-# An augmentation takes a float batch in [0, 1] of shape [B, 1, 32, 32] and a generator on
-# the same device, and returns a batch of the same shape.
+# An augmentation (such as `augment.RandomAffine`) takes a float batch in [0, 1] of shape
+# [B, 1, 32, 32] and a generator on the same device, and returns a batch of the same shape.
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def to_32x32(images: torch.Tensor, method: str = DEFAULT_RESIZE) -> torch.Tensor:
     """Turn uint8 images [N, 28, 28] into uint8 [N, 1, 32, 32].
 
-    "resize" scales the image up as the seed's `transforms.Resize((32, 32))` does (bilinear
-    with antialiasing, rounded back to uint8 as PIL does), so MNIST's empty margin grows
-    with the digit; "pad" adds a 2-pixel black border as LeCun et al. did, keeping the
-    original pixels exactly.
+    "resize" scales the image up as the course write-up's `transforms.Resize((32, 32))`
+    does (bilinear with antialiasing, rounded back to uint8 as PIL does), so MNIST's empty
+    margin grows with the digit; "pad" adds a 2-pixel black border as LeCun et al. did,
+    keeping the original pixels exactly.
     """
     if method not in RESIZE_METHODS:
-        raise ValueError(f"method must be one of {RESIZE_METHODS}, got {method!r}")
+        raise ConfigError(f"resize must be one of {list(RESIZE_METHODS)}, got {method!r}")
     if images.dtype != torch.uint8 or images.shape[-2:] != (28, 28):
         raise ValueError(f"expected uint8 images [N, 28, 28], got {images.dtype} {tuple(images.shape)}")
     x = images.reshape(-1, 1, 28, 28)
@@ -92,6 +93,14 @@ class Batches:
         self._order = torch.Generator().manual_seed(2 * seed)
         self._augment_rng = torch.Generator(device=self.device).manual_seed(2 * seed + 1)
 
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """The state of the order and augmentation streams, to resume where they were."""
+        return {"order": self._order.get_state(), "augment": self._augment_rng.get_state()}
+
+    def set_rng_state(self, state: dict[str, torch.Tensor]) -> None:
+        self._order.set_state(state["order"])
+        self._augment_rng.set_state(state["augment"])
+
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
 
@@ -127,17 +136,21 @@ def mnist_batches(
     data_dir: str | os.PathLike[str] | None = None,
     limit: int | None = None,
 ) -> Batches:
-    """Batches over one MNIST split, 32x32, on `device`. Shuffled by default for "train".
+    """Batches over one split ("train", "val" or "test"), 32x32, on `device`. Shuffled
+    by default for "train".
 
     `limit` keeps only the first `limit` samples (for quick experiments and tests).
-    `augment` is refused for the test split: the test set is always the original images.
+    `augment` is refused for "val" and "test": models are measured on the original images.
     """
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {list(SPLITS)}, got {split!r}")
     if limit is not None and limit <= 0:
-        raise ValueError(f"limit must be positive, got {limit}")
+        raise ConfigError(f"limit must be positive, got {limit}")
     if augment is not None and split != "train":
-        raise ValueError(
+        raise ConfigError(
             f"augment was given for the {split!r} split: augmentation is for training "
-            "batches only; evaluate on the original test images"
+            "batches only; models are measured on the original images",
+            "pass augment=None for this split.",
         )
     images, labels = load_split(split, data_dir)
     if limit is not None:

@@ -1,16 +1,23 @@
-"""Command line: `python -m mnist_lib {data,train,evaluate} ...`."""
+"""The command line, `python -m mnist_lib`: the package's one entry point.
+
+python -m mnist_lib data                      check (or download) MNIST
+python -m mnist_lib train --model lenet5      train a model into runs/lenet5/
+python -m mnist_lib evaluate runs/lenet5      test loss and accuracy of a trained model
+python -m mnist_lib tutorial                  run every notebook in order (= make tutorial)
+python -m mnist_lib bench                     the speed benchmark (= make bench)
+python -m mnist_lib site                      the executed notebooks as a static site
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 
 from .batches import DEFAULT_RESIZE, RESIZE_METHODS
-from .data import MNISTDataError, repo_root
-from .train import DEFAULT_RECIPES, OPTIMIZERS, SCHEDULES, DeviceUnavailable, Recipe
+from .errors import ConfigError, MnistLibError, TrainingInterrupted
+from .models import MODEL_NAMES
+from .train import OPTIMIZERS, SCHEDULES
 
 
 def _positive_int(text: str) -> int:
@@ -23,57 +30,103 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63 - 1, got {text!r}")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p = argparse.ArgumentParser(
+        prog="python -m mnist_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("data", help="check the four MNIST files (download them if missing)")
     d.add_argument("--data-dir", help="data folder (default: $MNIST_DATA_DIR or <repo>/data)")
-    d.add_argument("--from", dest="source", metavar="FOLDER",
-                   help="copy the four files from this local folder first (offline set-up)")
+    d.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="copy the four files from this local folder first (offline set-up)",
+    )
 
-    t = sub.add_parser("train", help="train a model, write its history, checkpoint and plots")
-    t.add_argument("--model", choices=sorted(DEFAULT_RECIPES), required=True)
+    t = sub.add_parser("train", help="train a model into a run folder (history, weights, curves)")
+    t.add_argument("--model", choices=MODEL_NAMES, required=True)
     t.add_argument("--epochs", type=_positive_int, help="default: the model's recipe")
     t.add_argument("--batch-size", type=_positive_int, help="default: the model's recipe")
-    t.add_argument("--lr", type=float, help="peak learning rate (default: the model's recipe)")
+    t.add_argument("--lr", type=_finite, help="peak learning rate (default: the model's recipe)")
     t.add_argument("--optimizer", choices=OPTIMIZERS)
     t.add_argument("--schedule", choices=SCHEDULES)
-    t.add_argument("--weight-decay", type=float)
-    t.add_argument("--label-smoothing", type=float)
-    t.add_argument("--resize", choices=RESIZE_METHODS, default=DEFAULT_RESIZE,
-                   help="how 28x28 becomes 32x32 (default: %(default)s)")
+    t.add_argument("--weight-decay", type=_finite)
+    t.add_argument("--label-smoothing", type=_finite)
+    t.add_argument(
+        "--resize",
+        choices=RESIZE_METHODS,
+        default=DEFAULT_RESIZE,
+        help="how 28x28 becomes 32x32 (default: %(default)s)",
+    )
     t.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, mps")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--data-dir")
-    t.add_argument("--out", type=Path, default=None,
-                   help="output folder (default: <repo>/runs/<model>)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--out", type=Path, default=None, help="run folder (default: <repo>/runs/<model>)")
+    t.add_argument("--resume", action="store_true", help="continue the interrupted run saved for this folder")
 
-    e = sub.add_parser("evaluate", help="test loss and accuracy of a saved checkpoint")
-    e.add_argument("checkpoint", type=Path)
+    e = sub.add_parser("evaluate", help="test loss and accuracy of a trained model")
+    e.add_argument("run", type=Path, help="a run folder, or its model.pt")
+    e.add_argument("--split", choices=("test", "val"), default="test")
     e.add_argument("--device", default="auto")
     e.add_argument("--data-dir")
+
+    n = sub.add_parser("tutorial", help="run the notebooks in order with papermill (= make tutorial)")
+    n.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/)")
+    n.add_argument("--only", nargs="+", metavar="PREFIX", help="run only these, e.g. --only 03 04")
+    n.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a notebook parameter, e.g. -p SEED 1 (each notebook must have it)",
+    )
+    n.add_argument("--quick", action="store_true", help="short mode: notebook 05's study shortened")
+    n.add_argument(
+        "--refresh",
+        action="store_true",
+        help="for maintainers: execute the notebooks in place at their defaults (the committed outputs)",
+    )
+
+    b = sub.add_parser("bench", help="the speed benchmark (= make bench)")
+    b.add_argument("--device", default="auto")
+    b.add_argument("--reps", type=_positive_int, default=5, help="timed epochs per pipeline")
+    b.add_argument(
+        "--out", type=Path, default=None, help="folder for bench.json and the plot (default: outputs/bench)"
+    )
+
+    s = sub.add_parser("site", help="render the executed notebooks as a static HTML site")
+    s.add_argument("--out", type=Path, default=None, help="default: outputs/site")
+    s.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder of executed notebooks (default: notebooks/, the committed outputs)",
+    )
     return p
-
-
-def _recipe(args: argparse.Namespace) -> Recipe:
-    overrides = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "optimizer": args.optimizer, "schedule": args.schedule,
-        "weight_decay": args.weight_decay, "label_smoothing": args.label_smoothing,
-    }
-    return dataclasses.replace(DEFAULT_RECIPES[args.model], **{k: v for k, v in overrides.items() if v is not None})
-
-
-def _writable_folder(folder: Path) -> None:
-    """Fail now, not after training, if results could not be written to `folder`."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as e:
-        raise ValueError(f"cannot write results to {folder} ({e.strerror or e}): choose another --out") from None
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -86,52 +139,102 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .checkpoint import save_checkpoint
-    from .plots import plot_history, save_figure
-    from .train import select_device, train_model
+    from .data import repo_root
+    from .models import ModelConfig
+    from .runs import train_run
+    from .train import DEFAULT_RECIPES, device_description, select_device
     from .tutorial import shown
 
-    recipe = _recipe(args)  # every argument is checked before any work starts
+    recipe = DEFAULT_RECIPES[args.model].changed(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+    )
     device = select_device(args.device)
     out = args.out or repo_root() / "runs" / args.model
-    _writable_folder(out)
-    model, history = train_model(
-        args.model, recipe, device=device, seed=args.seed, resize=args.resize,
-        data_dir=args.data_dir, progress=not args.no_progress,
+    print(f"training {args.model} on {device_description(device)} into {shown(out)}/")
+    run = train_run(
+        out,
+        ModelConfig(args.model),
+        recipe,
+        seed=args.seed,
+        resize=args.resize,
+        device=device,
+        data_dir=args.data_dir,
+        resume=args.resume,
     )
-    print(f"{args.model}: {history.meta['parameters']:,} parameters on {history.meta['device_name']}, "
-          f"final test accuracy {history.final['test_acc']:.2f}% "
-          f"in {history.meta['wall_seconds']:.1f}s")
-    history.save(out / "history.json")
-    history.save(out / "history.csv")
-    save_checkpoint(out / "model.pt", model, args.model, history.meta["model_kwargs"], history.meta)
-    save_figure(plot_history(history, args.model), out / "curves.png")
-    print(f"wrote {shown(out)}/history.json, history.csv, model.pt, curves.png")
+    print(
+        f"{args.model}: {run.meta['parameters']:,} parameters, validation accuracy "
+        f"{run.history.final['val_acc']:.2f}%, test accuracy {run.test_acc:.2f}% "
+        f"({run.meta['wall_seconds']:.1f} s)"
+    )
+    print(f"wrote {shown(out)}/: run.json, history.csv, model.pt, curves.png")
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .batches import mnist_batches
-    from .checkpoint import load_checkpoint
+    from .runs import load_model
     from .train import EVAL_BATCH_SIZE, evaluate, select_device
 
     device = select_device(args.device)
-    model, payload = load_checkpoint(args.checkpoint, device)
-    resize = payload.get("meta", {}).get("resize", DEFAULT_RESIZE)
-    test = mnist_batches("test", EVAL_BATCH_SIZE, device=device, resize=resize, data_dir=args.data_dir)
-    loss, acc = evaluate(model, test)
-    print(f"{args.checkpoint}: {payload['model']} test loss {loss:.4f}, "
-          f"test accuracy {acc:.2f}% on {test.num_samples:,} images")
+    model, config, resize = load_model(args.run, device)
+    batches = mnist_batches(args.split, EVAL_BATCH_SIZE, device=device, resize=resize, data_dir=args.data_dir)
+    loss, acc = evaluate(model, batches)
+    print(
+        f"{args.run}: {config.name} {args.split} loss {loss:.4f}, {args.split} accuracy "
+        f"{acc:.2f}% on {batches.num_samples:,} images"
+    )
+
+
+def _tutorial(args: argparse.Namespace) -> int:
+    from . import tutorial
+
+    if args.refresh:
+        if args.parameter or args.out or args.quick:
+            raise ConfigError(
+                "--refresh runs the notebooks at their defaults, into notebooks/",
+                "leave out -p, --out and --quick.",
+            )
+        return tutorial.refresh(args.only)
+    out = tutorial.output_dir(str(args.out) if args.out else "")
+    return tutorial.run(out, quick=args.quick, only=args.only, parameters=dict(args.parameter))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from . import bench
+
+    bench.main(device=args.device, reps=args.reps, out=args.out)
+
+
+def _site(args: argparse.Namespace) -> None:
+    from . import site
+
+    site.build(args.notebooks, args.out)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    commands = {
+        "data": _data,
+        "train": _train,
+        "evaluate": _evaluate,
+        "tutorial": _tutorial,
+        "bench": _bench,
+        "site": _site,
+    }
     try:
-        {"data": _data, "train": _train, "evaluate": _evaluate}[args.command](args)
-    except (MNISTDataError, DeviceUnavailable, ValueError, FileNotFoundError) as e:
+        status = commands[args.command](args)
+    except TrainingInterrupted as e:
+        print(f"\n{e}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except MnistLibError as e:  # the package's own errors: one line; anything else is a bug
         print(f"error: {e}", file=sys.stderr)
         return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return status or 0

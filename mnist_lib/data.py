@@ -5,6 +5,11 @@ The project looks for the four original IDX files (raw or .gz) in one data folde
 `MNIST_DATA_DIR` environment variable or a `data_dir` argument point elsewhere. Files may
 sit in the folder itself or in `MNIST/raw/` below it (torchvision's layout). Missing files
 are downloaded with torchvision; every file is verified before use.
+
+The splits: the training file's 60,000 images are divided once and for all into
+**train** (55,000) and **val** (5,000: every 12th image, indices 11, 23, ..., 59,999), used
+to choose recipes and compare variants; **test** is the 10,000 images of the test file,
+reported once per trained model.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import functools
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -20,11 +26,14 @@ import numpy as np
 import torch
 
 from .atomic import atomic_path
-from .idx import MNISTDataError, parse_idx, read_bytes
+from .errors import MNISTDataError, MNISTFilesMissing
+from .idx import expected_size, parse_idx, read_bytes
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
-SPLITS = ("train", "test")
-COUNTS = {"train": 60_000, "test": 10_000}
+FILES = ("train", "test")  # the two halves MNIST is distributed in
+SPLITS = ("train", "val", "test")  # what training and evaluation use
+COUNTS = {"train": 60_000, "test": 10_000}  # items per file
+VAL_EVERY = 12  # every 12th image of the training file is a validation image
 PREFIX = {"train": "train", "test": "t10k"}
 
 # sha256 of the UNCOMPRESSED files: they identify the data whatever the compression.
@@ -36,14 +45,13 @@ SHA256 = {
 }
 FILE_NAMES = tuple(SHA256)
 
-# Pixel statistics of the 60,000 training images (28x28, scaled to [0, 1]); notebook 01
-# recomputes them from the data.
+# Pixel statistics of the training file's 60,000 images (28x28, scaled to [0, 1]): the
+# constants of nearly every MNIST example; notebook 01 recomputes them from the data.
 TRAIN_MEAN = 0.1307
 TRAIN_STD = 0.3081
 
-
-class MNISTFilesMissing(MNISTDataError):
-    """Some of the four files are not there and could not be downloaded."""
+# Seconds a download may wait for a connection or for the next bytes before giving up.
+DOWNLOAD_TIMEOUT = 30.0
 
 
 def repo_root() -> Path:
@@ -63,17 +71,29 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
 
-def file_name(split: str, kind: str) -> str:
-    """The IDX file name of a split's images or labels, e.g. `t10k-labels-idx1-ubyte`."""
-    return f"{PREFIX[split]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
+def file_name(file: str, kind: str) -> str:
+    """The IDX file name of a file's images or labels, e.g. `t10k-labels-idx1-ubyte`."""
+    return f"{PREFIX[file]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
-    """The first of `name`, `name.gz` in `data_dir` or `data_dir/MNIST/raw`, if any."""
+    """The first of `name`, `name.gz` in `data_dir` or `data_dir/MNIST/raw`, if any.
+
+    Something under such a name that is not a readable file (a folder, a broken or looping
+    link) is an error, not a missing file: downloading would not help.
+    """
     for folder in (data_dir, data_dir / "MNIST" / "raw"):
         for candidate in (folder / name, folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
+            if os.path.lexists(candidate):
+                what = "a folder" if candidate.is_dir() else "a link that leads to no file"
+                raise MNISTDataError(
+                    f"is {what}, where the MNIST file {name} should be.",
+                    "remove it, then put the file itself there (or run `python -m mnist_lib "
+                    "data` to download it).",
+                    candidate,
+                )
     return None
 
 
@@ -82,12 +102,24 @@ def missing_files(data_dir: Path) -> list[str]:
     return [name for name in FILE_NAMES if find_file(data_dir, name) is None]
 
 
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    # torchvision opens its connections without a timeout; the default applies to them.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _download(data_dir: Path) -> None:
     """Download the four files with torchvision into `data_dir/MNIST/raw`.
 
     Work happens in a temporary folder beside the target and files are moved into place
     only once all four are complete and verified, so a failed or interrupted download
-    never leaves a half-written file where the loader would find it.
+    never leaves a half-written file where the loader would find it. A connection that
+    stalls for `DOWNLOAD_TIMEOUT` seconds ends the download with an error.
     """
     from torchvision.datasets import MNIST as TorchvisionMNIST
 
@@ -96,7 +128,8 @@ def _download(data_dir: Path) -> None:
     raw = data_dir / "MNIST" / "raw"
     with tempfile.TemporaryDirectory(prefix=".mnist-download-", dir=data_dir) as tmp:
         try:
-            TorchvisionMNIST(root=tmp, train=True, download=True)
+            with _socket_timeout(DOWNLOAD_TIMEOUT):
+                TorchvisionMNIST(root=tmp, train=True, download=True)
         except BaseException:
             if created:  # leave no empty folder behind for a download that never came
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -108,11 +141,10 @@ def _download(data_dir: Path) -> None:
             try:
                 _check(tmp_raw / name, name)
             except MNISTDataError as e:
-                detail = str(e).split(": ", 1)[1].split(" Fix:")[0]
                 raise MNISTDataError(
-                    f"the downloaded copy of {name} is damaged: {detail} Nothing was written "
-                    f"to {raw}. Fix: run `python -m mnist_lib data` again, or copy the four "
-                    f"original files into {data_dir} by hand."
+                    f"the downloaded copy of {name} is damaged: {e.problem} Nothing was written to {raw}.",
+                    f"run `python -m mnist_lib data` again, or copy the four original files "
+                    f"into {data_dir} by hand.",
                 ) from None
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILE_NAMES:
@@ -120,18 +152,24 @@ def _download(data_dir: Path) -> None:
                 os.replace(tmp_raw / name, raw / name)
 
 
-def _missing_message(data_dir: Path, missing: list[str], reason: str, from_env: bool = False) -> str:
-    names = "\n".join(f"    {n}  (or {n}.gz)" for n in missing)
-    where = f" (the folder {DATA_DIR_ENV} names)" if from_env else ""
-    point = (f"or point {DATA_DIR_ENV} at the folder that holds them" if not from_env
-             else f"or change {DATA_DIR_ENV} to the folder that holds them")
-    return (
-        f"MNIST files not found in {data_dir}{where} (nor in {data_dir / 'MNIST' / 'raw'}):\n"
-        f"{names}\n"
-        f"Downloading them failed: {reason}\n"
-        "Fix: with internet access, run `python -m mnist_lib data`. Offline, get the four "
+def _missing(data_dir: Path, missing: list[str], reason: str, origin: str) -> MNISTFilesMissing:
+    """The error for files that are not there; `origin` says where `data_dir` came from:
+    "env" ($MNIST_DATA_DIR), "argument" (a data_dir or --data-dir given) or "default"."""
+    names = ", ".join(missing)
+    where = {"env": f" (the folder {DATA_DIR_ENV} names)", "argument": " (the folder given)"}
+    point = {
+        "env": f"or change {DATA_DIR_ENV} to the folder that holds them",
+        "argument": "or give the folder that holds them instead",
+        "default": f"or point {DATA_DIR_ENV} at the folder that holds them",
+    }[origin]
+    # The commands must act on this folder: a plain `data` would fill the default one.
+    here = f" --data-dir {data_dir}" if origin == "argument" else ""
+    return MNISTFilesMissing(
+        f"MNIST files not found in {data_dir}{where.get(origin, '')} nor in its MNIST/raw: "
+        f"{names} (raw or .gz). Downloading them failed: {reason}",
+        f"with internet access, run `python -m mnist_lib data{here}`. Offline, get the four "
         "original IDX files (raw or .gz) onto this machine and run `python -m mnist_lib data "
-        f"--from FOLDER` (it checks and copies them into {data_dir}), {point}."
+        f"--from FOLDER{here}` (it checks and copies them into {data_dir}), {point}.",
     )
 
 
@@ -142,12 +180,12 @@ def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool 
     missing and cannot be downloaded.
     """
     folder = resolve_data_dir(data_dir)
-    from_env = data_dir is None and bool(os.environ.get(DATA_DIR_ENV))
+    origin = "argument" if data_dir is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
     missing = missing_files(folder)
     if not missing:
         return folder
     if not download:
-        raise MNISTFilesMissing(_missing_message(folder, missing, "download was not allowed", from_env))
+        raise _missing(folder, missing, "download was not allowed.", origin)
     try:
         _download(folder)
     except MNISTDataError:
@@ -155,17 +193,18 @@ def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool 
     except Exception as e:  # torchvision raises several kinds for a failed fetch
         # torchvision's message spans lines (each mirror tried, and why it failed): keep it all.
         reason = " ".join(f"{type(e).__name__}: {e}".split())
-        raise MNISTFilesMissing(_missing_message(folder, missing, reason, from_env)) from e
+        raise _missing(folder, missing, reason, origin) from e
     still = missing_files(folder)
     if still:
-        raise MNISTFilesMissing(_missing_message(folder, still, "torchvision fetched no such file", from_env))
+        raise _missing(folder, still, "torchvision fetched no such file.", origin)
     return folder
 
 
 def _check(path: Path, name: str) -> np.ndarray:
     labels = "labels" in name
-    split = "train" if name.startswith("train") else "test"
-    return parse_idx(path, read_bytes(path), labels=labels, count=COUNTS[split], sha256=SHA256[name])
+    count = COUNTS["train" if name.startswith("train") else "test"]
+    data = read_bytes(path, limit=expected_size(labels, count))
+    return parse_idx(path, data, labels=labels, count=count, sha256=SHA256[name])
 
 
 @functools.lru_cache(maxsize=8)
@@ -177,7 +216,7 @@ def _load_checked(path: Path, name: str, mtime_ns: int, size: int) -> np.ndarray
 def _load(folder: Path, name: str) -> tuple[Path, np.ndarray]:
     path = find_file(folder, name)
     if path is None:
-        raise MNISTFilesMissing(_missing_message(folder, [name], "the file disappeared"))
+        raise _missing(folder, [name], "the file disappeared.", "default")
     stat = path.stat()
     return path, _load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
 
@@ -188,16 +227,36 @@ def verify(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     return {name: _load(folder, name)[0] for name in FILE_NAMES}
 
 
+def load_file(
+    file: str = "train", data_dir: str | os.PathLike[str] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One of MNIST's two files, whole: (images uint8 [N, 28, 28], labels int64 [N]),
+    verified. "train" holds 60,000 images, "test" 10,000."""
+    if file not in FILES:
+        raise ValueError(f"file must be one of {FILES}, got {file!r}")
+    folder = ensure_mnist(data_dir)
+    images = _load(folder, file_name(file, "images"))[1]
+    labels = _load(folder, file_name(file, "labels"))[1]
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def val_mask(n: int = COUNTS["train"]) -> torch.Tensor:
+    """True for the training file's images that form the validation split."""
+    return torch.arange(n) % VAL_EVERY == VAL_EVERY - 1
+
+
 def load_split(
     split: str = "train", data_dir: str | os.PathLike[str] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return one split as (images uint8 [N, 28, 28], labels int64 [N]), verified."""
+    """One split as (images uint8 [N, 28, 28], labels int64 [N]): "train" (55,000),
+    "val" (5,000) or "test" (10,000)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    folder = ensure_mnist(data_dir)
-    images = _load(folder, file_name(split, "images"))[1]
-    labels = _load(folder, file_name(split, "labels"))[1]
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+    if split == "test":
+        return load_file("test", data_dir)
+    images, labels = load_file("train", data_dir)
+    keep = val_mask(len(labels)) if split == "val" else ~val_mask(len(labels))
+    return images[keep], labels[keep]
 
 
 def copy_into(source: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -208,32 +267,45 @@ def copy_into(source: str | os.PathLike[str], data_dir: str | os.PathLike[str] |
     """
     src, dst = Path(source), resolve_data_dir(data_dir)
     if not src.is_dir():
-        raise MNISTFilesMissing(f"{src} is not a folder: give the folder that holds the four MNIST files.")
+        raise MNISTFilesMissing("is not a folder.", "give the folder that holds the four MNIST files.", src)
     missing = [name for name in FILE_NAMES if find_file(src, name) is None]
     if missing:
-        raise MNISTFilesMissing(f"{src} lacks {', '.join(missing)} (raw or .gz): nothing was copied.")
+        raise MNISTFilesMissing(
+            f"lacks {', '.join(missing)} (raw or .gz): nothing was copied.",
+            "give the folder that holds all four MNIST files.",
+            src,
+        )
     sources = {name: find_file(src, name) for name in FILE_NAMES}
     for name, path in sources.items():  # every source checked before anything is copied
         assert path is not None
         try:
             _check(path, name)
         except MNISTDataError as e:
-            detail = str(e).split(": ", 1)[1].split(" Fix:")[0]
             raise MNISTDataError(
-                f"{path} cannot be used: {detail} Nothing was copied. Fix: replace {path.name} "
-                f"in {src} with a good copy of the original file (its sha256 is in "
-                "mnist_lib/data.py), then run this again."
+                f"cannot be used: {e.problem} Nothing was copied.",
+                f"replace {path.name} in {src} with a good copy of the original file (its "
+                "sha256 is in mnist_lib/data.py), then run this again.",
+                path,
             ) from None
-    dst.mkdir(parents=True, exist_ok=True)
-    for name, path in sources.items():
-        assert path is not None
-        existing = find_file(dst, name)
-        if existing is not None:
-            try:
-                _check(existing, name)
-                continue
-            except MNISTDataError:
-                existing.unlink()  # damaged: the good copy replaces it
-        with atomic_path(dst / path.name) as tmp:
-            shutil.copyfile(path, tmp)
+    try:
+        dst.mkdir(parents=True, exist_ok=True)
+        for name, path in sources.items():
+            assert path is not None
+            existing = find_file(dst, name)
+            if existing is not None:
+                try:
+                    _check(existing, name)
+                    continue
+                except MNISTDataError:
+                    existing.unlink()  # damaged: the good copy replaces it
+            with atomic_path(dst / path.name) as tmp:
+                shutil.copyfile(path, tmp)
+    except OSError as e:
+        raise MNISTDataError(
+            f"cannot write the MNIST files here ({e.strerror or e}).",
+            "give --data-dir a folder you can write to."
+            if data_dir is not None
+            else f"choose a folder you can write to, with --data-dir or {DATA_DIR_ENV}.",
+            dst,
+        ) from None
     return dst

@@ -1,30 +1,30 @@
-"""Per-epoch training history, saved as JSON (with metadata) or CSV (the table only)."""
+"""Per-epoch training history: one row per epoch, written as CSV."""
 
 from __future__ import annotations
 
 import csv
-import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .atomic import atomic_path
 
-COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds")
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 
 
 @dataclass
 class History:
-    """One row per epoch (see `COLUMNS`; accuracies in percent) plus run metadata."""
+    """One row per epoch (see `COLUMNS`; accuracies in percent, `seconds` of training)."""
 
     rows: list[dict[str, float]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def append(self, **row: float) -> None:
-        missing = set(COLUMNS) - set(row)
-        if missing:
-            raise ValueError(f"history row lacks {sorted(missing)}")
+        if set(row) != set(COLUMNS):
+            raise ValueError(f"a history row has exactly {list(COLUMNS)}, got {sorted(row)}")
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"history values must be finite numbers: {bad} are not")
         self.rows.append({k: row[k] for k in COLUMNS})
 
     def column(self, name: str) -> list[float]:
@@ -37,36 +37,11 @@ class History:
             raise ValueError("history is empty")
         return self.rows[-1]
 
-    def to_frame(self):  # -> pandas.DataFrame, imported lazily
-        import pandas as pd
-
-        return pd.DataFrame(self.rows, columns=list(COLUMNS))
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write atomically; the format follows the suffix (.json or .csv)."""
+    def save_csv(self, path: str | os.PathLike[str]) -> Path:
+        """Write the table atomically, one row per epoch."""
         path = Path(path)
-        if path.suffix not in (".json", ".csv"):
-            raise ValueError(f"history files end in .json or .csv, got {path.name}")
-        with atomic_path(path) as tmp:
-            if path.suffix == ".json":
-                tmp.write_text(json.dumps({"meta": self.meta, "rows": self.rows}, indent=1))
-            else:
-                with tmp.open("w", newline="") as f:
-                    writer = csv.DictWriter(f, fieldnames=COLUMNS)
-                    writer.writeheader()
-                    writer.writerows(self.rows)
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(self.rows)
         return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> History:
-        path = Path(path)
-        if path.suffix == ".json":
-            data = json.loads(path.read_text())
-            return cls(rows=data["rows"], meta=data.get("meta", {}))
-        if path.suffix == ".csv":
-            with path.open(newline="") as f:
-                rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
-            for r in rows:
-                r["epoch"] = int(r["epoch"])
-            return cls(rows=rows)
-        raise ValueError(f"history files end in .json or .csv, got {path.name}")

@@ -14,41 +14,50 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import MNISTDataError
+
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 IMAGE_SIDE = 28
 
 
-class MNISTDataError(RuntimeError):
-    """An MNIST file is missing, unreadable or not what it should be."""
-
-
-def _fix(path: Path) -> str:
+def fix_for(path: Path) -> str:
+    """What to do about a damaged data file."""
     return (
-        f"Fix: delete {path} and run `python -m mnist_lib data` to download it again, "
+        f"delete {path} and run `python -m mnist_lib data` to download it again, "
         "or copy a good copy of the original file into its place."
     )
 
 
-def read_bytes(path: Path) -> bytes:
-    """Return the uncompressed bytes of `path` (gunzipped when it ends in .gz)."""
+def expected_size(labels: bool, count: int) -> int:
+    """Bytes of an uncompressed IDX file of `count` labels or 28x28 images."""
+    return 8 + count if labels else 16 + count * IMAGE_SIDE * IMAGE_SIDE
+
+
+def read_bytes(path: Path, limit: int) -> bytes:
+    """Return the uncompressed bytes of `path` (gunzipped when it ends in .gz).
+
+    At most `limit` + 1 bytes are read or decompressed, so a file far larger than the data
+    it should hold (a gzip bomb, say) costs no more memory than the real file; the caller
+    reports a file that is longer than `limit`.
+    """
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+                return f.read(limit + 1)
+        with path.open("rb") as f:
+            return f.read(limit + 1)
     except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-        raise MNISTDataError(
-            f"{path}: the gzip stream is damaged or cut short ({e}). {_fix(path)}"
-        ) from e
+        raise MNISTDataError(f"the gzip stream is damaged or cut short ({e}).", fix_for(path), path) from e
     except OSError as e:
-        raise MNISTDataError(f"{path}: cannot be read ({e.strerror or e}). Check that it is a "
-                             "readable file, or point MNIST_DATA_DIR at a folder that holds one.") from e
+        raise MNISTDataError(
+            f"cannot be read ({e.strerror or e}).",
+            "check that it is a readable file, or copy a good one into its place.",
+            path,
+        ) from e
 
 
-def parse_idx(
-    path: Path, data: bytes, *, labels: bool, count: int, sha256: str
-) -> np.ndarray:
+def parse_idx(path: Path, data: bytes, *, labels: bool, count: int, sha256: str) -> np.ndarray:
     """Check the bytes of one IDX file and return its contents as a uint8 array.
 
     Images come back as (count, 28, 28), labels as (count,). Structural problems are
@@ -58,10 +67,13 @@ def parse_idx(
     kind = "labels" if labels else "images"
     magic = LABELS_MAGIC if labels else IMAGES_MAGIC
     header = 8 if labels else 16
+    fix = fix_for(path)
     if len(data) < header:
         raise MNISTDataError(
-            f"{path}: file is truncated: an IDX {kind} file starts with a {header}-byte "
-            f"header, found only {len(data)} bytes. {_fix(path)}"
+            f"file is truncated: an IDX {kind} file starts with a {header}-byte header, "
+            f"found only {len(data)} bytes.",
+            fix,
+            path,
         )
     found_magic = int.from_bytes(data[0:4], "big")
     if found_magic != magic:
@@ -69,38 +81,41 @@ def parse_idx(
             found_magic, "not an IDX file of MNIST"
         )
         raise MNISTDataError(
-            f"{path}: wrong magic number: expected {magic} (IDX {kind}), found "
-            f"{found_magic} ({other}). Check that the file names were not swapped. "
-            f"{_fix(path)}"
+            f"wrong magic number: expected {magic} (IDX {kind}), found {found_magic} "
+            f"({other}). Check that the file names were not swapped.",
+            fix,
+            path,
         )
     found_count = int.from_bytes(data[4:8], "big")
     if found_count != count:
         raise MNISTDataError(
-            f"{path}: wrong {kind[:-1]} count: expected {count:,}, the header says "
-            f"{found_count:,}. The training files hold 60,000 items and the t10k files "
-            f"10,000: check that train and test files were not swapped. {_fix(path)}"
+            f"wrong {kind[:-1]} count: expected {count:,}, the header says {found_count:,}. "
+            "The training files hold 60,000 items and the t10k files 10,000: check that "
+            "train and test files were not swapped.",
+            fix,
+            path,
         )
     if not labels:
         rows = int.from_bytes(data[8:12], "big")
         cols = int.from_bytes(data[12:16], "big")
         if (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
             raise MNISTDataError(
-                f"{path}: wrong image size: expected 28x28, the header says "
-                f"{rows}x{cols}. {_fix(path)}"
+                f"wrong image size: expected 28x28, the header says {rows}x{cols}.", fix, path
             )
-    per_item = 1 if labels else IMAGE_SIDE * IMAGE_SIDE
-    expected_len = header + count * per_item
+    expected_len = expected_size(labels, count)
     if len(data) != expected_len:
         what = "truncated" if len(data) < expected_len else "longer than its header says"
+        found = f"{len(data):,}" if len(data) <= expected_len else f"more than {expected_len:,}"
         raise MNISTDataError(
-            f"{path}: file is {what}: expected {expected_len:,} bytes uncompressed, "
-            f"found {len(data):,}. {_fix(path)}"
+            f"file is {what}: expected {expected_len:,} bytes uncompressed, found {found}.", fix, path
         )
     digest = hashlib.sha256(data).hexdigest()
     if digest != sha256:
         raise MNISTDataError(
-            f"{path}: wrong checksum: expected sha256 {sha256} of the uncompressed "
-            f"bytes, found {digest}. The file is not the original MNIST file. {_fix(path)}"
+            f"wrong checksum: expected sha256 {sha256} of the uncompressed bytes, found "
+            f"{digest}. The file is not the original MNIST file.",
+            fix,
+            path,
         )
     array = np.frombuffer(data, dtype=np.uint8, offset=header)
     return array if labels else array.reshape(count, IMAGE_SIDE, IMAGE_SIDE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -41,9 +42,7 @@ def match_mlp_widths(
     if n_hidden < 1:
         raise ValueError(f"n_hidden must be at least 1, got {n_hidden}")
     if target < mlp_parameter_count([low] * n_hidden, n_in, n_out):
-        raise ValueError(
-            f"no MLP with {n_hidden} hidden layers of width >= {low} is as small as {target}"
-        )
+        raise ValueError(f"no MLP with {n_hidden} hidden layers of width >= {low} is as small as {target}")
     top = target // (n_in + 1) + 1  # no hidden layer can be wider than this
     best: tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...]] | None = None
     for head in itertools.product(range(low, top + 1), repeat=n_hidden - 1):
@@ -91,43 +90,22 @@ def _macs(module: nn.Module, out: torch.Tensor) -> int:
     return 0
 
 
-def layer_names(model: nn.Module) -> dict[str, str]:
-    """Paper names for LeNet-5's layers (C1, S2, C3, S4, C5, F6, output), else {}."""
-    from .models import LeNet5
-
-    if not isinstance(model, LeNet5):
-        return {}
-    convs = iter(["C1", "C3", "C5"])
-    pools = iter(["S2", "S4"])
-    linears = iter(["F6", "output"])
-    names = {}
-    for path, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            names[path] = next(convs)
-        elif isinstance(m, nn.MaxPool2d):
-            names[path] = next(pools)
-        elif isinstance(m, nn.Linear):
-            names[path] = next(linears)
-    return names
-
-
-def parameter_table(
-    model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)
-) -> pd.DataFrame:
-    """One row per leaf layer: name, type, output shape, parameters, formula, MACs.
+def parameter_table(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)) -> pd.DataFrame:
+    """One row per layer that does something, in the order of the forward pass: name, type,
+    output shape, parameters, formula, MACs.
 
     Output shapes come from one forward pass of zeros (batch of `input_size[0]`), with the
-    batch dimension left out of the shape shown.
+    batch dimension left out of the shape shown. LeNet-5's layers get their paper names
+    (C1, S2, ...); identities and dropout that is off are left out.
     """
     rows: list[dict[str, object]] = []
-    names = layer_names(model)
     hooks = []
 
     def record(path: str):
         def hook(module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
             rows.append(
                 {
-                    "layer": names.get(path, path),
+                    "layer": path.upper() if re.fullmatch(r"[csf]\d", path) else path,
                     "type": type(module).__name__,
                     "output shape": tuple(out.shape[1:]),
                     "parameters": count_parameters(module),
@@ -139,7 +117,8 @@ def parameter_table(
         return hook
 
     for path, module in model.named_modules():
-        if not list(module.children()):
+        idle = isinstance(module, nn.Identity) or (isinstance(module, nn.Dropout) and module.p == 0)
+        if not list(module.children()) and not idle:
             hooks.append(module.register_forward_hook(record(path)))
     was_training = model.training
     model.eval()

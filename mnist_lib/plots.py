@@ -6,39 +6,58 @@ script can save it (`save_figure`).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_path
 from .history import History
 
 
-def plot_history(history: History, title: str = "") -> Figure:
-    """Loss and accuracy per epoch, train and test: the four curves of one run."""
-    return plot_histories({title or history.meta.get("model", "model"): history})
+def plot_history(history: History, title: str = "", floor: float | None = None) -> Figure:
+    """Loss and accuracy per epoch, training and validation: the four curves of one run."""
+    return plot_histories({"": history}, title=title, floors={"": floor} if floor else None)
 
 
-def plot_histories(histories: Mapping[str, History], title: str = "") -> Figure:
-    """Loss and accuracy curves of several runs overlaid (train dashed, test solid)."""
+def plot_histories(
+    histories: Mapping[str, History], title: str = "", floors: Mapping[str, float] | None = None
+) -> Figure:
+    """Loss and accuracy curves of several runs overlaid (training dashed, validation
+    solid). The accuracy axis shows the range the validation curves reach after their
+    first epoch; `floors` draws a dotted line per run at its target accuracy."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     colors = sns.color_palette(n_colors=max(len(histories), 1))
+    lowest = 100.0
     for color, (name, h) in zip(colors, histories.items()):
         epochs = h.column("epoch")
+        prefix = f"{name} " if name else ""
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
-            ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{name} train")
-            ax.plot(epochs, h.column(f"test_{metric}"), "-o", ms=3, color=color, label=f"{name} test")
+            ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{prefix}training")
+            ax.plot(epochs, h.column(f"val_{metric}"), "-o", ms=3, color=color, label=f"{prefix}validation")
+        later = h.column("val_acc")[1:] or h.column("val_acc")
+        lowest = min(lowest, *later)
+        if floors and floors.get(name):
+            ax_acc.axhline(
+                floors[name], color=color, ls=":", lw=1.2, label=f"{prefix}floor {floors[name]:g}%"
+            )
+            lowest = min(lowest, floors[name])
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    ax_acc.set(
+        xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(max(0.0, math.floor(lowest - 1)), 100)
+    )
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -58,8 +77,18 @@ def plot_confusion(
     vmax = max(int(cm.max()) for cm in shown) or 1
     for ax, (name, cm) in zip(axes[0], matrices.items()):
         mask = np.eye(len(cm), dtype=bool) if hide_diagonal else None
-        sns.heatmap(cm, annot=True, fmt="d", cmap="Blues", cbar=False, mask=mask, ax=ax,
-                    vmin=0, vmax=vmax, annot_kws={"fontsize": 7})
+        sns.heatmap(
+            cm,
+            annot=True,
+            fmt="d",
+            cmap="Blues",
+            cbar=False,
+            mask=mask,
+            ax=ax,
+            vmin=0,
+            vmax=vmax,
+            annot_kws={"fontsize": 7},
+        )
         ax.set(xlabel="predicted", ylabel="true", title=name)
     if title:
         fig.suptitle(title)
@@ -76,15 +105,19 @@ def plot_images(
     size: float = 1.1,
 ) -> Figure:
     """A grid of grayscale images titled with their label (any text), or with the true and
-    predicted class when `preds` is given (red when they differ)."""
+    predicted class when `preds` is given (red when they differ). Each image has a thin
+    frame at its edge, so that where the digit sits in the field can be seen."""
     images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
     n = len(images)
     nrows = max(1, -(-n // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.25 * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
         if i >= n:
+            ax.axis("off")
             continue
+        ax.set(xticks=[], yticks=[])
+        for spine in ax.spines.values():
+            spine.set(color="0.6", linewidth=0.8)
         ax.imshow(images[i].float().numpy(), cmap="gray_r")
         label = labels[i].item() if isinstance(labels[i], torch.Tensor) else labels[i]
         text, color = str(label), "black"
@@ -103,3 +136,76 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> No
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
+
+
+def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
+    """A block diagram of a convolutional network from its `params.parameter_table`: one
+    stack of squares per layer (channels x side, drawn to scale), then one bar per fully
+    connected layer, with the paper's name and the output shape under each."""
+    fig, ax = plt.subplots(figsize=(12, 3.6))
+    x, biggest = 0.0, 32.0
+    rows = [("input", (1, 32, 32))] + list(zip(table["layer"], table["output shape"]))
+    for name, shape in rows:
+        if len(shape) == 3:
+            channels, side = shape[0], shape[-1]
+            shown = min(channels, 6)  # a few stacked squares stand for many channels
+            for i in range(shown):
+                offset = i * 2.2
+                ax.add_patch(
+                    plt.Rectangle(
+                        (x + offset, offset + (biggest - side) / 2),
+                        side,
+                        side,
+                        facecolor=plt.cm.Blues(0.25 + 0.1 * i),
+                        edgecolor="0.3",
+                        lw=0.8,
+                    )
+                )
+            width = side + (shown - 1) * 2.2
+            label = f"{name}\n{channels}@{side}×{side}"
+        else:
+            height = min(biggest, shape[0] / 4)
+            ax.add_patch(
+                plt.Rectangle(
+                    (x, (biggest - height) / 2),
+                    3,
+                    height,
+                    facecolor=plt.cm.Oranges(0.4),
+                    edgecolor="0.3",
+                    lw=0.8,
+                )
+            )
+            width = 3
+            label = f"{name}\n{shape[0]}"
+        ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
+        x += width + 9
+    ax.set(xlim=(-2, x - 5), ylim=(-14, biggest + 16), aspect="equal", title=title)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_kernel_sliding(
+    image: torch.Tensor,
+    kernel: torch.Tensor,
+    positions: Sequence[tuple[int, int]] = ((0, 0), (8, 12), (27, 27)),
+) -> Figure:
+    """One k x k kernel sliding over an n x n image: the window at a few positions (left)
+    and the (n - k + 1) x (n - k + 1) map of its responses, the same positions marked."""
+    import torch.nn.functional as F
+
+    k, n = kernel.shape[-1], image.shape[-1]
+    response = F.conv2d(image.reshape(1, 1, n, n).float(), kernel.reshape(1, 1, k, k).float())[0, 0]
+    fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(8, 4))
+    ax_in.imshow(image.reshape(n, n).float().numpy(), cmap="gray_r")
+    ax_out.imshow(response.numpy(), cmap="RdBu_r")
+    colors = sns.color_palette(n_colors=len(positions))
+    for color, (row, col) in zip(colors, positions):
+        ax_in.add_patch(plt.Rectangle((col - 0.5, row - 0.5), k, k, fill=False, edgecolor=color, lw=2))
+        ax_out.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=color, lw=2))
+    ax_in.set_title(f"input {n}×{n}, a {k}×{k} window at three places")
+    ax_out.set_title(f"response map {n - k + 1}×{n - k + 1} (= {n} − {k} + 1)")
+    for ax in (ax_in, ax_out):
+        ax.set(xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig

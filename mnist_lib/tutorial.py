@@ -1,21 +1,22 @@
 """Running the notebooks headlessly, and the settings they share.
 
-`python -m mnist_lib.tutorial` executes every notebook in `notebooks/` in order with
-papermill, writing the executed copies to `outputs/notebooks/` and the figures, histories
-and checkpoints to `outputs/`. A failing cell stops the run with the notebook and cell
-named, and a non-zero exit status.
+`python -m mnist_lib tutorial` executes every notebook in `notebooks/` in order with
+papermill, writing the executed copies to `outputs/notebooks/` and the figures and runs
+to `outputs/`. A failing cell stops the run with the notebook and cell named, and a
+non-zero exit status.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .atomic import atomic_path
 from .data import repo_root
+from .errors import ConfigError
 
 OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
 QUICK_ENV = "MNIST_QUICK"
@@ -112,9 +113,14 @@ def refresh(only: list[str] | None = None) -> int:
         tmp = nb_path.with_name(f".{nb_path.stem}.tmp.ipynb")
         try:
             # No parameters: papermill adds no injected cell, so nbval re-runs exactly this.
-            executed = papermill.execute_notebook(str(nb_path), str(tmp), cwd=str(nb_path.parent),
-                                                  progress_bar=False, kernel_name="python3",
-                                                  kernel_manager_class=this_python_kernel_manager())
+            executed = papermill.execute_notebook(
+                str(nb_path),
+                str(tmp),
+                cwd=str(nb_path.parent),
+                progress_bar=False,
+                kernel_name="python3",
+                kernel_manager_class=this_python_kernel_manager(),
+            )
         finally:
             tmp.unlink(missing_ok=True)
         with atomic_path(nb_path) as target:
@@ -123,17 +129,66 @@ def refresh(only: list[str] | None = None) -> int:
     return 0
 
 
-def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
+def _convert(name: str, text: str, type_name: str) -> Any:
+    """A parameter's value from the command line, as the type its notebook declares."""
+    if "None" in type_name and text.lower() == "none":
+        return None
+    try:
+        if "bool" in type_name:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if "int" in type_name:
+            return int(text)
+        if "float" in type_name:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"parameter {name} must be {type_name}, got {text!r}") from None
+    return text
+
+
+def notebook_parameters(nb: Path) -> dict[str, dict[str, str]]:
+    """The parameters a notebook declares, as papermill sees them (name -> type, default, help)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(nb))
+
+
+def resolve_parameters(selected: list[Path], given: dict[str, str]) -> dict[Path, dict[str, Any]]:
+    """Each selected notebook's share of `given` (NAME -> text), converted to its type.
+
+    A name that none of the selected notebooks declares is an error (papermill alone only
+    warns, and the notebook would run with its default: a claim checked for the wrong
+    settings). A notebook gets only the parameters it declares."""
+    declared = {nb: notebook_parameters(nb) for nb in selected}
+    unknown = sorted(n for n in given if not any(n in d for d in declared.values()))
+    if unknown:
+        names = sorted({n for d in declared.values() for n in d})
+        raise ConfigError(
+            f"no selected notebook has the parameter(s) {unknown}",
+            f"use some of {names} (`papermill --help-notebook NOTEBOOK` lists them).",
+        )
+    return {
+        nb: {n: _convert(n, v, d[n]["inferred_type_name"]) for n, v in given.items() if n in d}
+        for nb, d in declared.items()
+    }
+
+
+def run(
+    out: Path, quick: bool = False, only: list[str] | None = None, parameters: dict[str, str] | None = None
+) -> int:
     """Execute the notebooks in order; return 0, or 1 at the first failure."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    executed = out / "notebooks"
-    executed.mkdir(parents=True, exist_ok=True)
     selected = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
     if not selected:
-        print(f"no notebooks match {only}", file=sys.stderr)
-        return 1
+        raise ConfigError(
+            f"no notebook matches {only}", f"give prefixes of {[nb.name for nb in notebooks()]}."
+        )
+    given = resolve_parameters(selected, parameters or {})
+    executed = out / "notebooks"
+    executed.mkdir(parents=True, exist_ok=True)
     total = time.perf_counter()
     for nb in selected:
         start = time.perf_counter()
@@ -142,7 +197,7 @@ def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
             papermill.execute_notebook(
                 str(nb),
                 str(executed / nb.name),
-                parameters={"OUTPUT_DIR": str(out), "QUICK": quick},
+                parameters={"OUTPUT_DIR": str(out), "QUICK": quick, **given[nb]},
                 cwd=str(nb.parent),
                 progress_bar=False,
                 kernel_name="python3",
@@ -161,25 +216,5 @@ def run(out: Path, quick: bool = False, only: list[str] | None = None) -> int:
             return 1
         print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
     ran = "the notebook ran" if len(selected) == 1 else f"all {len(selected)} notebooks ran"
-    print(f"{ran} in {time.perf_counter() - total:.0f} s; "
-          f"figures and results are in {shown(out)}")
+    print(f"{ran} in {time.perf_counter() - total:.0f} s; figures and results are in {shown(out)}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mnist_lib.tutorial", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: outputs/)")
-    p.add_argument("--quick", action="store_true", help="short mode: fewer seeds and epochs")
-    p.add_argument("--only", nargs="*", metavar="PREFIX", help="run only these, e.g. --only 01 02")
-    p.add_argument("--refresh", action="store_true",
-                   help="for maintainers: execute the notebooks in place at their defaults "
-                        "and normalize them (the committed outputs)")
-    args = p.parse_args(argv)
-    if args.refresh:
-        return refresh(args.only)
-    return run(output_dir(str(args.out) if args.out else ""), args.quick, args.only)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -33,4 +33,3 @@ def data_copy(tmp_path: Path, data_dir: Path):
         return folder
 
     return make
-

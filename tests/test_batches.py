@@ -14,8 +14,9 @@ from mnist_lib.data import TRAIN_MEAN, TRAIN_STD, load_split
 def test_resize_matches_the_seeds_pil_resize_exactly(data_dir):
     images, _ = load_split("test", data_dir)
     ours = to_32x32(images[:300], "resize")[:, 0].numpy()
-    pil = np.stack([np.asarray(Image.fromarray(im.numpy()).resize((32, 32), Image.BILINEAR))
-                    for im in images[:300]])
+    pil = np.stack(
+        [np.asarray(Image.fromarray(im.numpy()).resize((32, 32), Image.BILINEAR)) for im in images[:300]]
+    )
     assert np.array_equal(ours, pil)
 
 
@@ -28,7 +29,7 @@ def test_pad_keeps_the_original_pixels_inside_a_black_border(data_dir):
 
 
 def test_bad_resize_method_and_bad_input():
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="resize must be one of"):
         to_32x32(torch.zeros(1, 28, 28, dtype=torch.uint8), "crop")
     with pytest.raises(ValueError, match="expected uint8 images"):
         to_32x32(torch.zeros(1, 28, 28), "pad")
@@ -91,15 +92,18 @@ def test_float_images_are_refused_before_they_could_be_normalized_in_place():
 
 
 def test_the_test_split_is_never_augmented(data_dir):
-    with pytest.raises(ValueError, match="augment was given for the 'test' split"):
-        mnist_batches("test", 100, augment=lambda x, g: x, data_dir=data_dir)
+    for split in ("val", "test"):
+        with pytest.raises(ValueError, match=f"augment was given for the '{split}' split"):
+            mnist_batches(split, 100, augment=lambda x, g: x, data_dir=data_dir)
     train = mnist_batches("train", 100, augment=lambda x, g: x, data_dir=data_dir, limit=200)
     assert train.augment is not None
 
 
 def test_mnist_batches_on_the_real_data(data_dir):
     train = mnist_batches("train", 1000, data_dir=data_dir)
-    assert train.shuffle and train.num_samples == 60_000 and len(train) == 60
+    assert train.shuffle and train.num_samples == 55_000 and len(train) == 55
+    val = mnist_batches("val", 1000, data_dir=data_dir)
+    assert not val.shuffle and val.num_samples == 5_000
     x, y = next(iter(train))
     assert x.shape == (1000, 1, 32, 32) and x.dtype == torch.float32 and y.shape == (1000,)
     test = mnist_batches("test", 2000, resize="pad", data_dir=data_dir)

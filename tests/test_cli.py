@@ -9,8 +9,9 @@ import pytest
 
 
 def cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mnist_lib", *args],
-                          capture_output=True, text=True, timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_lib", *args], capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_data_command_checks_all_four_files(data_dir):
@@ -21,8 +22,12 @@ def test_data_command_checks_all_four_files(data_dir):
 
 def test_data_command_offline_says_what_to_do(tmp_path):
     # an unreachable proxy stands in for a machine without internet
-    env = {"PATH": "/usr/bin:/bin", "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "NO_PROXY": ""}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+    }
     result = cli("data", "--data-dir", str(tmp_path / "empty"), env=env)
     assert result.returncode == 2
     assert "MNIST files not found" in result.stderr and "Fix:" in result.stderr
@@ -33,16 +38,34 @@ def test_data_command_offline_says_what_to_do(tmp_path):
 @pytest.mark.parametrize("model, epochs", [("mlp", "2"), ("lenet5", "1")])
 def test_train_then_evaluate(tmp_path, data_dir, model, epochs):
     out = tmp_path / "run"
-    result = cli("train", "--model", model, "--epochs", epochs, "--batch-size", "256",
-                 "--device", "cpu", "--out", str(out), "--no-progress")
+    result = cli(
+        "train",
+        "--model",
+        model,
+        "--epochs",
+        epochs,
+        "--batch-size",
+        "256",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
-    assert f"{model} epoch  {epochs}/{epochs}" in result.stdout and "final test accuracy" in result.stdout
-    for name in ("history.json", "history.csv", "model.pt", "curves.png"):
+    assert f"{model} epoch  {epochs}/{epochs}" in result.stdout and "test accuracy" in result.stdout
+    for name in ("run.json", "history.csv", "model.pt", "curves.png"):
         assert (out / name).stat().st_size > 0
-    evaluated = cli("evaluate", str(out / "model.pt"), "--device", "cpu")
-    assert evaluated.returncode == 0, evaluated.stderr
-    final = result.stdout.split("final test accuracy ")[1].split("%")[0]
-    assert f"test accuracy {final}%" in evaluated.stdout
+    final = result.stdout.split("test accuracy ")[1].split("%")[0]
+    for target in (out, out / "model.pt"):
+        evaluated = cli("evaluate", str(target), "--device", "cpu")
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert f"test accuracy {final}%" in evaluated.stdout
+
+
+def test_help_lists_every_command():
+    result = cli("--help")
+    for command in ("data", "train", "evaluate", "tutorial", "bench", "site"):
+        assert f"    {command}" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -50,12 +73,22 @@ def test_train_then_evaluate(tmp_path, data_dir, model, epochs):
     [
         (["train", "--model", "mlp", "--epochs", "0"], "must be a positive integer"),
         (["train", "--model", "mlp", "--epochs", "ten"], "must be a positive integer, got 'ten'"),
-        (["train", "--model", "mlp", "--out", "/proc/forbidden"], "cannot write results to /proc/forbidden"),
+        (
+            ["train", "--model", "mlp", "--out", "/proc/forbidden/run"],
+            "/proc/forbidden: cannot write results here",
+        ),
+        (["train", "--model", "mlp", "--lr", "inf"], "argument --lr: must be a finite number"),
+        (["train", "--model", "mlp", "--seed", str(2**70)], "argument --seed: must be an integer"),
+        (
+            ["tutorial", "--only", "03", "-p", "NOPE", "1"],
+            "no selected notebook has the parameter(s) ['NOPE']",
+        ),
+        (["tutorial", "--only", "03", "-p", "SEED", "one"], "parameter SEED must be int, got 'one'"),
         (["train", "--model", "mlp", "--batch-size", "-5"], "must be a positive integer"),
         (["train", "--model", "resnet"], "invalid choice: 'resnet'"),
         (["train", "--model", "mlp", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
-        (["train", "--model", "mlp", "--label-smoothing", "2"], "label_smoothing must be in"),
-        (["evaluate", "nowhere.pt"], "no checkpoint at nowhere.pt"),
+        (["train", "--model", "mlp", "--label-smoothing", "2"], "label_smoothing must be a finite number"),
+        (["evaluate", "nowhere.pt"], "nowhere.pt: no such checkpoint"),
     ],
 )
 def test_bad_arguments_fail_fast_with_a_message(args, message):

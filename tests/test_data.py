@@ -18,7 +18,7 @@ from mnist_lib.data import (
     load_split,
     repo_root,
 )
-from mnist_lib.idx import MNISTDataError
+from mnist_lib.errors import MNISTDataError
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -31,7 +31,7 @@ def raw_bytes(data_dir: Path, name: str) -> bytes:
 
 
 def test_real_data_loads_with_known_counts_and_statistics(data_dir):
-    images, labels = load_split("train", data_dir)
+    images, labels = data.load_file("train", data_dir)
     assert images.shape == (60_000, 28, 28) and images.dtype == torch.uint8
     assert labels.shape == (60_000,) and labels.dtype == torch.int64
     assert torch.bincount(labels).tolist() == TRAIN_COUNTS
@@ -41,6 +41,14 @@ def test_real_data_loads_with_known_counts_and_statistics(data_dir):
     test_images, test_labels = load_split("test", data_dir)
     assert test_images.shape == (10_000, 28, 28)
     assert torch.bincount(test_labels).tolist() == TEST_COUNTS
+
+
+def test_the_validation_split_is_every_12th_training_image(data_dir):
+    images, labels = data.load_file("train", data_dir)
+    train, val = load_split("train", data_dir), load_split("val", data_dir)
+    assert len(train[1]) == 55_000 and len(val[1]) == 5_000
+    assert torch.equal(val[0], images[11::12]) and torch.equal(val[1], labels[11::12])
+    assert torch.equal(torch.bincount(train[1]) + torch.bincount(val[1]), torch.tensor(TRAIN_COUNTS))
 
 
 def test_default_data_dir_is_repo_data_whatever_the_cwd(tmp_path, monkeypatch):
@@ -70,9 +78,11 @@ def test_files_in_torchvision_layout_and_raw_or_gz_are_found(tmp_path, data_dir)
 def test_missing_files_without_network_say_where_to_put_them(tmp_path, monkeypatch):
     def no_network(folder):
         # torchvision's own message: the reason comes on the lines after the first
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://"
-                           "ossci-datasets.s3.amazonaws.com/mnist/, got:\n<urlopen error [Errno -3] "
-                           "Temporary failure in name resolution>\n")
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried https://"
+            "ossci-datasets.s3.amazonaws.com/mnist/, got:\n<urlopen error [Errno -3] "
+            "Temporary failure in name resolution>\n"
+        )
 
     monkeypatch.setattr(data, "_download", no_network)
     with pytest.raises(MNISTFilesMissing) as err:
@@ -82,8 +92,8 @@ def test_missing_files_without_network_say_where_to_put_them(tmp_path, monkeypat
     for name in data.FILE_NAMES:
         assert name in message
     assert "name resolution" in message
-    assert "MNIST_DATA_DIR" in message and "Fix" in message
-    assert "python -m mnist_lib data --from FOLDER" in message
+    assert "MNIST_DATA_DIR" not in message and "Fix" in message  # the folder was given
+    assert f"python -m mnist_lib data --from FOLDER --data-dir {tmp_path}" in message
 
 
 def test_a_data_folder_from_the_environment_is_named_as_such(tmp_path, monkeypatch):
@@ -164,8 +174,16 @@ def test_a_damaged_download_leaves_nothing_behind(tmp_path, data_dir, monkeypatc
         ("t10k-labels-idx1-ubyte", lambda b: b[:5], "truncated: an IDX labels file starts with an? 8-byte"),
         ("t10k-images-idx3-ubyte", lambda b: b[:100_000], "truncated: expected 7,840,016 bytes"),
         ("t10k-images-idx3-ubyte", lambda b: b + b"\0", "longer than its header says"),
-        ("t10k-labels-idx1-ubyte", lambda b: (2051).to_bytes(4, "big") + b[4:], "wrong magic number: expected 2049"),
-        ("t10k-images-idx3-ubyte", lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:], "wrong image count: expected 10,000"),
+        (
+            "t10k-labels-idx1-ubyte",
+            lambda b: (2051).to_bytes(4, "big") + b[4:],
+            "wrong magic number: expected 2049",
+        ),
+        (
+            "t10k-images-idx3-ubyte",
+            lambda b: b[:4] + (9999).to_bytes(4, "big") + b[8:],
+            "wrong image count: expected 10,000",
+        ),
         ("t10k-images-idx3-ubyte", lambda b: b[:8] + (27).to_bytes(4, "big") + b[12:], "wrong image size"),
         ("t10k-labels-idx1-ubyte", lambda b: b[:100] + bytes([b[100] ^ 1]) + b[101:], "wrong checksum"),
     ],
@@ -211,6 +229,8 @@ def test_a_replaced_file_is_checked_again(data_copy, data_dir):
 def test_unknown_split_is_an_error(data_dir):
     with pytest.raises(ValueError, match="split must be one of"):
         load_split("validation", data_dir)
+    with pytest.raises(ValueError, match="file must be one of"):
+        data.load_file("val", data_dir)
 
 
 def test_copy_into_checks_and_copies_a_local_folder(tmp_path, data_dir):
@@ -260,6 +280,6 @@ def test_unreadable_file_is_a_clear_error(data_copy, data_dir, monkeypatch):
     def denied(self):
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
-    monkeypatch.setattr(Path, "read_bytes", denied)  # root reads anything, so pretend
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: denied(self))  # root reads anything
     with pytest.raises(MNISTDataError, match="cannot be read \\(Permission denied\\)"):
         load_split("test", folder)

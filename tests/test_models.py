@@ -6,7 +6,8 @@ import pytest
 import torch
 import torchinfo
 
-from mnist_lib.models import DEFAULT_MLP_HIDDEN, LENET5_PARAMETERS, CustomMLP, LeNet5, build_model
+from mnist_lib.errors import ConfigError
+from mnist_lib.models import LENET5_PARAMETERS, MLP_HIDDEN, CustomMLP, LeNet5, ModelConfig
 from mnist_lib.params import (
     count_parameters,
     macs_per_image,
@@ -25,7 +26,9 @@ def test_lenet5_has_exactly_61706_parameters_and_10_logits():
 def test_lenet5_uses_5x5_kernels_in_every_convolution():
     convs = [m for m in LeNet5().modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
-        (1, 6, (5, 5)), (6, 16, (5, 5)), (16, 120, (5, 5))
+        (1, 6, (5, 5)),
+        (6, 16, (5, 5)),
+        (16, 120, (5, 5)),
     ]
 
 
@@ -45,8 +48,11 @@ def test_lenet5_layer_table_shapes_formulas_and_totals():
     assert table["parameters"].sum() == 61_706
 
 
-@pytest.mark.parametrize("model", [LeNet5(), CustomMLP(), LeNet5(batch_norm=True, dropout=0.3)],
-                         ids=["lenet5", "mlp", "lenet5-bn-dropout"])
+@pytest.mark.parametrize(
+    "model",
+    [LeNet5(), CustomMLP(), LeNet5(batch_norm=True, dropout=0.3)],
+    ids=["lenet5", "mlp", "lenet5-bn-dropout"],
+)
 def test_table_totals_agree_with_torchinfo(model):
     summary = torchinfo.summary(model, input_size=(1, 1, 32, 32), verbose=0)
     table = parameter_table(model)
@@ -59,7 +65,11 @@ def test_default_mlp_is_within_10_parameters_of_lenet5():
     mlp = CustomMLP()
     assert abs(count_parameters(mlp) - LENET5_PARAMETERS) <= 10
     assert mlp(torch.zeros(2, 1, 32, 32)).shape == (2, 10)
-    assert mlp.hidden == DEFAULT_MLP_HIDDEN == (57, 48)
+    assert [layer.out_features for layer in mlp.hidden] == list(MLP_HIDDEN) == [57, 48]
+
+
+def test_the_mlp_widths_constant_is_what_the_width_search_finds():
+    assert match_mlp_widths(LENET5_PARAMETERS, n_hidden=2) == (MLP_HIDDEN, -7)
 
 
 def test_seed_mlp_of_59_hidden_units_had_61075_parameters():
@@ -74,9 +84,11 @@ def test_width_helper_finds_the_closest_count(n_hidden):
     assert mlp_parameter_count(widths) - LENET5_PARAMETERS == gap
     # brute force over the same space (small enough for one and two layers)
     if n_hidden <= 2:
-        space = [(a,) for a in range(10, 61)] if n_hidden == 1 else [
-            (a, b) for a in range(10, 61) for b in range(10, a + 1)
-        ]
+        space = (
+            [(a,) for a in range(10, 61)]
+            if n_hidden == 1
+            else [(a, b) for a in range(10, 61) for b in range(10, a + 1)]
+        )
         best = min(abs(mlp_parameter_count(w) - LENET5_PARAMETERS) for w in space)
         assert abs(gap) == best
 
@@ -100,8 +112,10 @@ def test_batch_norm_and_dropout_variants():
     drop.eval()
     x = torch.randn(4, 1, 32, 32)
     assert torch.equal(drop(x), drop(x))  # no dropout at evaluation
-    with pytest.raises(ValueError, match="dropout"):
-        LeNet5(dropout=1.0)
+    drop.train()
+    assert not torch.equal(drop(x), drop(x))
+    with pytest.raises(ConfigError, match="dropout"):
+        ModelConfig("lenet5", dropout=1.0)
 
 
 def test_macs_differ_a_lot_for_the_same_parameters():
@@ -113,10 +127,27 @@ def test_macs_are_per_image_whatever_the_batch_of_the_probe():
         assert macs_per_image(model, (4, 1, 32, 32)) == macs_per_image(model) > 0
 
 
-def test_build_model_by_name_and_unknown_names():
-    assert isinstance(build_model("lenet5"), LeNet5)
-    assert build_model("mlp", hidden=[30]).hidden == (30,)
-    with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        build_model("resnet")
-    with pytest.raises(ValueError, match="hidden sizes"):
-        CustomMLP(hidden=[0])
+def test_model_configs_build_validate_and_round_trip():
+    assert isinstance(ModelConfig("lenet5").build(), LeNet5)
+    mlp = ModelConfig("mlp", hidden=(30,)).build()
+    assert [layer.out_features for layer in mlp.hidden] == [30]
+    config = ModelConfig("lenet5", batch_norm=True, dropout=0.25)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    assert config.describe() == "batch_norm=True, dropout=0.25" and ModelConfig().describe() == "plain"
+    for bad, message in [
+        (dict(name="resnet"), "unknown model 'resnet'"),
+        (dict(name="mlp", hidden=(0,)), "hidden sizes"),
+        (dict(name="mlp", batch_norm=True), "batch_norm is for lenet5 only"),
+        (dict(name="lenet5", hidden=(10,)), "hidden is for mlp only"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            ModelConfig(**bad)
+    with pytest.raises(ConfigError, match="unknown model settings"):
+        ModelConfig.from_dict({"name": "mlp", "widths": [3]})
+
+
+def test_pooling_and_relu_commute_so_the_order_is_free():
+    """max(relu(x)) == relu(max(x)): the notebook's conv-ReLU-pool reads as the paper."""
+    x = torch.randn(8, 6, 28, 28)
+    pool = torch.nn.MaxPool2d(2)
+    assert torch.equal(pool(torch.relu(x)), torch.relu(pool(x)))

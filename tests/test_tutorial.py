@@ -35,6 +35,8 @@ def test_the_notebooks_are_found_in_order():
         "03_training.ipynb",
         "04_results_comparison.ipynb",
         "05_regularization.ipynb",
+        "06_inside_the_models.ipynb",
+        "07_draw_a_digit.ipynb",
     ]
 
 
@@ -55,7 +57,9 @@ def fake_notebooks(tmp_path, monkeypatch):
 
 def test_a_failing_cell_stops_the_run_and_is_named(fake_notebooks, tmp_path, capsys):
     fake_notebooks("01_ok.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "print('fine')")
-    fake_notebooks("02_broken.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "x = 1", "raise ValueError('claim broke')")
+    fake_notebooks(
+        "02_broken.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "x = 1", "raise ValueError('claim broke')"
+    )
     fake_notebooks("03_never.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "print('unreached')")
     assert tutorial.run(tmp_path / "out") == 1
     err = capsys.readouterr().err
@@ -73,19 +77,44 @@ def test_a_clean_run_writes_every_executed_notebook(fake_notebooks, tmp_path, ca
 
 
 def test_the_kernel_is_this_python_even_when_a_user_kernelspec_shadows_python3(
-        fake_notebooks, tmp_path, monkeypatch):
+    fake_notebooks, tmp_path, monkeypatch
+):
     # A "python3" kernelspec of the user's (another conda env, say) comes first in
     # Jupyter's search path; `make tutorial` must still run the notebooks in this venv.
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "someone else's Python 3", "language": "python",
-        "env": {"MNIST_WRONG_KERNEL": "1"},
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "someone else's Python 3",
+                "language": "python",
+                "env": {"MNIST_WRONG_KERNEL": "1"},
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    fake_notebooks("01_env.ipynb", "OUTPUT_DIR = ''\nQUICK = False",
-                   "import os, sys\n"
-                   "assert 'MNIST_WRONG_KERNEL' not in os.environ, 'ran in the shadowing kernel'\n"
-                   f"assert sys.executable == {sys.executable!r}, sys.executable")
+    fake_notebooks(
+        "01_env.ipynb",
+        "OUTPUT_DIR = ''\nQUICK = False",
+        "import os, sys\n"
+        "assert 'MNIST_WRONG_KERNEL' not in os.environ, 'ran in the shadowing kernel'\n"
+        f"assert sys.executable == {sys.executable!r}, sys.executable",
+    )
     assert tutorial.run(tmp_path / "out") == 0
+
+
+def test_parameters_are_checked_against_what_the_notebooks_declare(fake_notebooks, tmp_path):
+    from mnist_lib.errors import ConfigError
+
+    fake_notebooks(
+        "01_a.ipynb", "OUTPUT_DIR: str = ''\nQUICK: bool = False\nSEED: int = 0", "assert SEED == 3"
+    )
+    fake_notebooks("02_b.ipynb", "OUTPUT_DIR: str = ''\nQUICK: bool = False", "assert 'SEED' not in dir()")
+    with pytest.raises(ConfigError, match="no selected notebook has the parameter\\(s\\) \\['NOPE'\\]"):
+        tutorial.run(tmp_path / "out", parameters={"NOPE": "1"})
+    with pytest.raises(ConfigError, match="parameter SEED must be int, got 'x'"):
+        tutorial.run(tmp_path / "out", parameters={"SEED": "x"})
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+    # a notebook gets only the parameters it declares
+    assert tutorial.run(tmp_path / "out", parameters={"SEED": "3"}) == 0

@@ -1,0 +1,431 @@
+"""A trained run on disk: one folder, written whole or not at all, and resumable.
+
+    runs/lenet5/
+        run.json      what was trained and how (model, recipe, seed), the history of every
+                      epoch, the test result, the machine; strict JSON
+        history.csv   the history as a table
+        model.pt      the weights and the model configuration (loads with weights_only=True)
+        curves.png    loss and accuracy per epoch
+
+While a run trains, its state after every epoch (weights, optimizer, schedule, random
+streams, history) is saved in a hidden folder beside it, `.lenet5.partial/`; a run
+stopped by Ctrl-C, a kill or a power cut continues from there with `resume=True`
+(`python -m mnist_lib train ... --resume`) and ends exactly as it would have. Only a
+finished run replaces the folder, and it does so in one step; a second training aimed
+at the same folder while one is running is refused.
+
+`save_run` and `load_run` are the one pair of functions that write and read this layout:
+the command line, notebooks 03 to 07 and notebook 05's study all use them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .atomic import atomic_path, fsync_folder
+from .batches import DEFAULT_RESIZE, RESIZE_METHODS, mnist_batches
+from .errors import CheckpointError, ConfigError, RunFolderError, TrainingDiverged, TrainingInterrupted
+from .history import History
+from .models import ModelConfig
+from .params import count_parameters
+from .train import EVAL_BATCH_SIZE, Recipe, TrainingState, device_description, evaluate, fit, select_device
+
+RUN_FILE, MODEL_FILE, HISTORY_FILE, CURVES_FILE = "run.json", "model.pt", "history.csv", "curves.png"
+STATE_FILE = "state.pt"
+FORMAT = 1
+
+
+@dataclass
+class Run:
+    """One trained model with everything that says how it came to be."""
+
+    config: ModelConfig
+    recipe: Recipe
+    seed: int
+    resize: str
+    model: nn.Module
+    history: History
+    test_loss: float
+    test_acc: float
+    meta: dict[str, Any] = field(default_factory=dict)  # device, versions, times
+    folder: Path | None = None
+
+
+def spec_of(
+    config: ModelConfig, recipe: Recipe, seed: int, resize: str, device: torch.device, train_limit: int | None
+) -> dict[str, Any]:
+    """Everything that decides a run's numbers: the same spec trains the same run."""
+    spec = {
+        "config": config.to_dict(),
+        "recipe": recipe.to_dict(),
+        "seed": seed,
+        "resize": resize,
+        "train_limit": train_limit,
+        "device": device.type,
+        # str(): torch.__version__ is a TorchVersion, which torch.load(weights_only=True)
+        # refuses; in the spec it would make the saved state unreadable.
+        "torch": str(torch.__version__),
+        "mnist_lib": __version__,
+    }
+    if device.type == "cpu":  # CPU results depend on the vector kernels and thread count
+        spec |= {"kernels": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+    return spec
+
+
+def _partial(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.partial"
+
+
+def _restore_interrupted_swap(folder: Path) -> None:
+    # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
+    if not folder.exists():
+        old = sorted(folder.parent.glob(f".{folder.name}.old-*"))
+        if old:
+            os.rename(old[-1], folder)
+
+
+def _clear_leftovers(folder: Path, keep: Path | None = None) -> None:
+    """Remove what writes killed part-way left beside `folder` (old folders set aside,
+    unfinished new ones). Call only while holding the folder's lock."""
+    _restore_interrupted_swap(folder)
+    for pattern in (f".{folder.name}.old-*", f".{folder.name}.new-*"):
+        for leftover in folder.parent.glob(pattern):
+            if leftover != keep:
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _swap_in(staging: Path, folder: Path) -> None:
+    """Put the finished folder `staging` in the place of `folder`, replacing any old one."""
+    _clear_leftovers(folder, keep=staging)
+    old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
+    if folder.exists():
+        os.rename(folder, old)
+    os.rename(staging, folder)
+    fsync_folder(folder.parent)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold the lock of the run folder `folder` (a lock file beside it), or refuse at once."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = folder.parent / f".{folder.name}.lock"
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; runs are still written whole
+        yield
+        return
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderError(
+                "another training is writing this run folder right now.",
+                "wait for it to finish, or give this one another output folder.",
+                folder,
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def save_run(folder: str | os.PathLike[str], run: Run, *, plot: bool = True) -> Path:
+    """Write `run` as a complete folder, replacing whatever was there in one step."""
+    folder = Path(folder)
+    with _locked(folder):
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
+        try:
+            _write_files(staging, run, plot)
+            _swap_in(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    run.folder = folder
+    return folder
+
+
+def _write_files(target: Path, run: Run, plot: bool) -> None:
+    record = {
+        "format": FORMAT,
+        "config": run.config.to_dict(),
+        "recipe": run.recipe.to_dict(),
+        "seed": run.seed,
+        "resize": run.resize,
+        "history": run.history.rows,
+        "test": {"loss": run.test_loss, "acc": run.test_acc},
+        "meta": run.meta,
+    }
+    text = json.dumps(record, indent=1, allow_nan=False)  # strict JSON: no NaN, no Infinity
+    with atomic_path(target / RUN_FILE) as tmp:
+        tmp.write_text(text)
+    run.history.save_csv(target / HISTORY_FILE)
+    weights = {k: v.detach().cpu().contiguous() for k, v in run.model.state_dict().items()}
+    with atomic_path(target / MODEL_FILE) as tmp:
+        torch.save({"config": run.config.to_dict(), "resize": run.resize, "state_dict": weights}, tmp)
+    if plot:
+        from .plots import plot_history, save_figure
+
+        save_figure(plot_history(run.history, title=run_title(run)), target / CURVES_FILE)
+
+
+def run_title(run: Run) -> str:
+    return f"{run.config.name} ({run.config.describe()}), seed {run.seed}: test accuracy {run.test_acc:.2f}%"
+
+
+def load_model(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelConfig, str]:
+    """The model saved in `path` (a run folder or its model.pt), in eval mode, with its
+    configuration and the resize method it was trained with."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    fix = (
+        "give a run folder that `python -m mnist_lib train` or a notebook wrote (by "
+        "default runs/<model>), or its model.pt."
+    )
+    if not path.is_file():
+        raise CheckpointError("no such checkpoint.", fix, path)
+    try:
+        with warnings.catch_warnings():  # torch warns about some pickles it then refuses
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        # torch's own message advises weights_only=False: the wrong fix for a file that is
+        # not a checkpoint, and an unsafe one for a file from elsewhere.
+        raise CheckpointError(
+            f"not a readable checkpoint: torch.load could not read it as saved weights ({type(e).__name__}).",
+            fix,
+            path,
+        ) from None
+    if not isinstance(payload, dict) or not {"config", "state_dict", "resize"} <= set(payload):
+        raise CheckpointError(
+            "not a checkpoint of this version of mnist_lib (it lacks the config, resize or weights).",
+            fix + " Or train it again.",
+            path,
+        )
+    try:
+        config = ModelConfig.from_dict(payload["config"])
+        if payload["resize"] not in RESIZE_METHODS:
+            raise ConfigError(f"unknown resize {payload['resize']!r}")
+        if not isinstance(payload["state_dict"], dict):
+            raise ConfigError("its weights are not a state_dict")
+        model = config.build()
+        model.load_state_dict(payload["state_dict"])
+    except (ValueError, TypeError, RuntimeError) as e:  # ConfigError is a ValueError
+        # one line, with the detail (torch lists the missing and unexpected keys on lines)
+        detail = " ".join((e.problem if isinstance(e, ConfigError) else str(e)).split())
+        raise CheckpointError(
+            f"does not fit this version of mnist_lib: {detail}", "train it again with this version.", path
+        ) from None
+    model.to(device).eval()
+    return model, config, payload["resize"]
+
+
+def load_run(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> Run:
+    """Read a run folder that `save_run` wrote."""
+    folder = Path(folder)
+    _restore_interrupted_swap(folder)
+    if not (folder / RUN_FILE).is_file():
+        resumable = (_partial(folder) / STATE_FILE).is_file()
+        partial = " An interrupted run is saved beside it: resume it." if resumable else ""
+        raise CheckpointError(
+            f"no finished run here (no {RUN_FILE}).{partial}",
+            "train it with `python -m mnist_lib train`, or run the notebook that makes it.",
+            folder,
+        )
+    try:
+        record = json.loads((folder / RUN_FILE).read_text())
+        model, config, resize = load_model(folder, device)
+        return Run(
+            config=config,
+            recipe=Recipe.from_dict(record["recipe"]),
+            seed=int(record["seed"]),
+            resize=resize,
+            model=model,
+            history=History(rows=record["history"]),
+            test_loss=record["test"]["loss"],
+            test_acc=record["test"]["acc"],
+            meta=record["meta"],
+            folder=folder,
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(
+            f"{RUN_FILE} is damaged or of another version ({type(e).__name__}: {e}).",
+            "train this run again.",
+            folder,
+        ) from None
+
+
+def _saved_spec(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / RUN_FILE).read_text())["meta"]["spec"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def train_run(
+    folder: str | os.PathLike[str],
+    config: ModelConfig,
+    recipe: Recipe,
+    *,
+    seed: int = 0,
+    resize: str = DEFAULT_RESIZE,
+    device: str | torch.device | None = "auto",
+    data_dir: str | os.PathLike[str] | None = None,
+    train_limit: int | None = None,
+    resume: bool = False,
+    reuse: bool = False,
+    plot: bool = True,
+    log: Callable[[str], None] | None = print,
+) -> Run:
+    """Train a model into the run folder `folder` and return the run.
+
+    Everything is checked before any data is read. After every epoch the state is saved
+    beside the folder; at the end the test split is measured once and the folder is
+    written whole. `resume` continues an interrupted run of the same spec (without it, a
+    saved state is an error that says so). `reuse` loads a finished run of the identical
+    spec from `folder` instead of training again.
+    """
+    folder = Path(folder)
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    if resize not in RESIZE_METHODS:
+        raise ConfigError(f"resize must be one of {list(RESIZE_METHODS)}, got {resize!r}")
+    if train_limit is not None and train_limit <= 0:
+        raise ConfigError(f"train_limit must be positive, got {train_limit}")
+    dev = select_device(device)
+    spec = spec_of(config, recipe, seed, resize, dev, train_limit)
+    name = config.name
+    try:  # fail now, not after training, if the results could not be written
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder.parent):
+            pass
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot write results here ({e.strerror or e}).",
+            "choose another output folder (--out).",
+            folder.parent,
+        ) from None
+    if reuse and _saved_spec(folder) == spec:
+        run = load_run(folder, dev)
+        if log is not None:
+            log(
+                f"{name}: loaded the finished run in {folder.name}/ (same settings); "
+                "delete the folder to train it again"
+            )
+        return run
+    partial = _partial(folder)
+    with _locked(folder):
+        _clear_leftovers(folder)
+        saved = None
+        if (partial / STATE_FILE).is_file():
+            if not resume:
+                raise RunFolderError(
+                    f"an interrupted run is saved in {partial.name}/ beside it.",
+                    "continue it with --resume (resume=True), or delete that folder to start again.",
+                    folder,
+                )
+            try:
+                saved = torch.load(partial / STATE_FILE, map_location=dev, weights_only=True)
+            except Exception as e:
+                raise RunFolderError(
+                    f"the interrupted run saved in {partial.name}/ cannot be read ({type(e).__name__}).",
+                    "delete that folder to start again.",
+                    folder,
+                ) from None
+            if not isinstance(saved, dict) or saved.get("spec") != spec:
+                raise RunFolderError(
+                    f"the interrupted run saved in {partial.name}/ was trained with other "
+                    "settings (model, recipe, seed, device, threads or versions).",
+                    "resume it with the same settings, or delete that folder to start again.",
+                    folder,
+                )
+            for leftover in partial.iterdir():  # a kill mid-write left temporary files
+                if leftover.name != STATE_FILE:
+                    if leftover.is_dir():
+                        shutil.rmtree(leftover)
+                    else:
+                        leftover.unlink()
+        else:
+            shutil.rmtree(partial, ignore_errors=True)  # leftovers of a run that saved nothing
+        partial.mkdir(parents=True, exist_ok=True)
+
+        wall = time.perf_counter()
+        torch.manual_seed(seed)
+        model = config.build()
+        train = mnist_batches(
+            "train",
+            recipe.batch_size,
+            device=dev,
+            resize=resize,
+            seed=seed,
+            augment=recipe.augment,
+            data_dir=data_dir,
+            limit=train_limit,
+        )
+        val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+
+        def save_state(state: TrainingState) -> None:
+            with atomic_path(partial / STATE_FILE) as tmp:
+                torch.save({"spec": spec, **state.to_dict()}, tmp)
+
+        done = len(saved["rows"]) if saved else 0
+        if saved and log is not None:
+            log(f"{name}: resuming after epoch {done} of {recipe.epochs}")
+        try:
+            history = fit(model, train, val, recipe, log=log, after_epoch=save_state, resume=saved, name=name)
+        except KeyboardInterrupt:
+            epochs = _epochs_saved(partial)
+            raise TrainingInterrupted(
+                f"{name}: interrupted; "
+                + (f"epochs 1-{epochs} are saved in {partial}." if epochs else "no epoch had finished."),
+                "run the same command again with --resume (resume=True) to continue."
+                if epochs
+                else "run it again.",
+            ) from None
+        except TrainingDiverged:
+            shutil.rmtree(partial, ignore_errors=True)  # resuming would diverge again
+            raise
+        test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+        test_loss, test_acc = evaluate(model, test)
+        meta = {
+            "spec": spec,
+            "parameters": count_parameters(model),
+            "device": str(dev),
+            "device_name": device_description(dev),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "wall_seconds": time.perf_counter() - wall,
+            "resumed_after_epoch": done,
+        }
+        run = Run(config, recipe, seed, resize, model, history, test_loss, test_acc, meta)
+        _write_files(partial, run, plot)
+        (partial / STATE_FILE).unlink()  # only now: a crash while writing can still resume
+        _swap_in(partial, folder)
+        run.folder = folder
+    return run
+
+
+def _epochs_saved(partial: Path) -> int:
+    try:
+        return len(torch.load(partial / STATE_FILE, weights_only=True)["rows"])
+    except Exception:
+        return 0
