@@ -1,0 +1,147 @@
+"""The speed benchmark's arithmetic, its output files and its reference script.
+
+Speed itself is measured by `python -m mnist_lib bench`, never asserted here.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mnist_lib import bench
+from mnist_lib.batches import mnist_batches
+from mnist_lib.data import find_file, load_file
+from mnist_lib.models import CustomMLP, LeNet5
+from mnist_lib.params import macs_per_image
+
+REFERENCE = Path(__file__).resolve().parent.parent / "benchmarks" / "reference.py"
+
+
+def test_time_to_floor_is_the_first_epoch_at_or_above_it():
+    acc, sec = [98.5, 99.0, 98.9, 99.3], [10.0, 20.0, 30.0, 40.0]
+    assert bench.time_to_floor(acc, sec, 99.0) == {"epoch": 2, "seconds": 20.0, "test_acc": 99.0}
+    assert bench.time_to_floor(acc, sec, 99.1)["epoch"] == 4  # a later dip does not matter
+    assert bench.time_to_floor(acc, sec, 99.5) is None
+    assert bench.time_to_floor([], [], 99.0) is None
+
+
+def test_floor_speedup_gives_a_lower_bound_when_the_other_run_falls_short():
+    ours = {"epoch": 3, "seconds": 10.0, "test_acc": 99.1}
+    passed = {"seconds": [20.0, 40.0], "reached": {"epoch": 2, "seconds": 40.0, "test_acc": 99.0}}
+    short = {"seconds": [20.0, 30.0], "reached": None}
+    assert bench.floor_speedup(ours, passed) == {"ratio": 4.0, "at_least": None}
+    assert bench.floor_speedup(ours, short) == {"ratio": None, "at_least": 3.0}
+    assert bench.floor_speedup(None, passed) == {"ratio": None, "at_least": None}
+    assert bench.floor_speedup(ours, {"seconds": [], "reached": None})["at_least"] is None
+
+
+def test_mac_counts_are_the_models():
+    assert bench.MACS["lenet5"] == 423_038
+    assert bench.MACS == {"lenet5": macs_per_image(LeNet5()), "mlp": macs_per_image(CustomMLP())}
+
+
+def test_training_flops_and_share_of_the_matmul_speed():
+    # A step is three forward passes' work at 2 FLOPs per multiply-accumulate.
+    assert bench.training_flops_per_image(423_038) == 2_538_228
+    # 55,000 images in 10 s: 13.96 GFLOP/s, a tenth of 139.6 GFLOP/s.
+    per_s = 2_538_228 * 55_000 / 10.0
+    assert bench.fraction_of_peak(423_038, 55_000, 10.0, 10 * per_s) == pytest.approx(0.1)
+
+
+def test_summary_of_timings():
+    s = bench.summary([3.0, 1.0, 2.0, 10.0])
+    assert (s["median"], s["min"], s["max"], s["n"]) == (2.5, 1.0, 10.0, 4)
+
+
+def test_the_cpu_is_named_with_its_kernels():
+    cpu = bench.cpu_info()
+    assert cpu["capability"] == torch.backends.cpu.get_cpu_capability()
+    assert cpu["threads"] == torch.get_num_threads()
+    assert cpu["model"] and set(cpu["flags"]) <= set(bench.CPU_FLAGS)
+    assert cpu["capability"] in bench.cpu_line(cpu)
+
+
+def test_cold_output_is_measured_from_launch():
+    out = (
+        'some warning\n{"epoch": 1, "test_acc": 97.5, "time": 1010.5, "peak_mib": 800}\n'
+        '{"epoch": 2, "test_acc": 99.1, "time": 1012.0, "peak_mib": 900.5}\n'
+    )
+    run = bench.parse_cold_output(out, launched=1000.0)
+    assert run == {"test_acc": [97.5, 99.1], "seconds": [10.5, 12.0], "peak_mib": 900.5}
+    unknown = bench.parse_cold_output('{"test_acc": 90.0, "time": 1001.0, "peak_mib": null}', 1000.0)
+    assert unknown["peak_mib"] is None
+    assert bench.peak_mib() is None or bench.peak_mib() > 0
+
+
+def _results() -> dict:
+    run = {"test_acc": [98.0, 99.2], "seconds": [8.0, 12.0], "peak_mib": None}
+    run["reached"] = bench.time_to_floor(run["test_acc"], run["seconds"], 99.0)
+    slow = {"test_acc": [97.0], "seconds": [30.0], "peak_mib": 900.0, "reached": None}
+    return {
+        "time_to_accuracy": {
+            "lenet5": {
+                "floor": 99.0,
+                "runs": {"mnist_lib": run, "classic": slow},
+                "speedup": {"classic": bench.floor_speedup(run["reached"], slow)},
+            }
+        }
+    }
+
+
+def test_results_are_written_as_strict_json_and_a_plot(tmp_path):
+    json_path, png_path = bench.write_results(_results(), tmp_path)
+    assert json.loads(json_path.read_text()) == _results()
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = _results() | {"nan": math.nan}
+    with pytest.raises(ValueError):
+        bench.write_results(bad, tmp_path / "bad")
+    assert not (tmp_path / "bad" / "bench.json").exists()
+    # Without cold runs there is no curve to draw.
+    assert bench.write_results({"epoch": {}}, tmp_path / "warm")[1] is None
+
+
+def test_both_epoch_pipelines_run():
+    # No timing is checked: only that the code the benchmark times still runs.
+    assert bench.classic_epoch("lenet5", torch.device("cpu"), 0, limit=128) > 0
+    assert bench.fast_epoch("mlp", mnist_batches("train", 256, limit=512), 0) > 0
+
+
+def test_the_reference_script_does_not_import_mnist_lib(tmp_path):
+    tree = ast.parse(REFERENCE.read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert names and not [n for n in names if n.split(".")[0] == "mnist_lib"]
+    # Nor at run time, by any indirect route: load it in a bare interpreter elsewhere.
+    check = (
+        "import runpy, sys; runpy.run_path(sys.argv[1]); "
+        "print([m for m in sys.modules if m.split('.')[0] == 'mnist_lib'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check, str(REFERENCE)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_reference_reader_gives_mnist(data_dir):
+    ref = runpy.run_path(str(REFERENCE))  # not as __main__: nothing trains
+    folder = find_file(data_dir, "t10k-images-idx3-ubyte").parent
+    train_images = ref["read_idx"](folder / "train-images-idx3-ubyte")
+    assert train_images.shape == (60_000, 28, 28) and train_images.dtype.name == "uint8"
+    assert ref["read_idx"](folder / "train-labels-idx1-ubyte").shape == (60_000,)
+    images, labels = load_file("test", data_dir)
+    x, y = ref["load"](folder, "t10k")
+    assert x.shape == (10_000, 1, 32, 32) and x.dtype == torch.float32
+    assert torch.equal(y, labels)  # the same bytes mnist_lib reads and verifies
+    assert torch.equal(torch.from_numpy(ref["read_idx"](folder / "t10k-images-idx3-ubyte").copy()), images)
