@@ -1,0 +1,153 @@
+"""A drawn digit made into what the models were trained on: pure functions, no widget.
+
+MNIST's digits were made from scanned strokes in two steps (LeCun et al.): each was
+scaled to fit a 20x20 box, keeping its aspect ratio (anti-aliasing makes the grey
+levels), then placed in a 28x28 field so that its centre of mass falls on the centre.
+`to_mnist` repeats these steps on any ink image (a canvas of any size, the digit
+anywhere on it); `model_input` then applies the project's own 28->32 step and the
+normalization, as training did.
+
+    strokes -> render_strokes -> to_mnist -> (shift) -> model_input -> models
+
+`notebooks/07_draw_a_digit.ipynb` shows each step, and `mnist_lib.widget` runs them on
+every stroke drawn in the browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+from torch import nn
+
+from .batches import DEFAULT_RESIZE, normalize, to_32x32
+
+BOX = 20  # MNIST's digits fit a 20x20 box ...
+FIELD = 28  # ... centred by mass in a 28x28 field
+# Where MNIST's centres of mass lie, in pixel indices: 14.0 in both directions (the
+# training images' mean; each digit was moved by whole pixels).
+CENTRE = 14.0
+INK_THRESHOLD = 0.1  # of the darkest ink: fainter pixels (anti-aliasing halos) are not the digit's extent
+
+CANVAS = 280  # the widget's canvas, in pixels: ten times MNIST's field
+STROKE_WIDTH = 22  # a pen that, after scaling, gives strokes as wide as MNIST's (2-3 px)
+
+Stroke = Sequence[Sequence[float]]  # [[x, y], ...] in canvas pixels
+
+
+def render_strokes(strokes: Sequence[Stroke], size: int = CANVAS, width: int = STROKE_WIDTH) -> np.ndarray:
+    """The strokes drawn with a round pen of `width` pixels: ink uint8 [size, size] (255 = ink)."""
+    image = Image.new("L", (size, size), 0)
+    pen = ImageDraw.Draw(image)
+    r = width / 2
+    for stroke in strokes:
+        points = [(float(x), float(y)) for x, y in stroke]
+        if len(points) > 1:
+            pen.line(points, fill=255, width=width, joint="curve")
+        for x, y in points:  # round caps and ends, and a dot for a single tap
+            pen.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    mass = image.sum()
+    rows, cols = np.indices(image.shape)
+    return float((rows * image).sum() / mass), float((cols * image).sum() / mass)
+
+
+def to_mnist(ink: np.ndarray) -> np.ndarray:
+    """An ink image (uint8 or float, [H, W], any size, bright ink on black) as MNIST made
+    its digits: uint8 [28, 28], the digit scaled to fit 20x20 and centred by mass.
+
+    A blank image gives a blank field."""
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim != 2:
+        raise ValueError(f"expected one grey image [H, W], got shape {ink.shape}")
+    field = np.zeros((FIELD, FIELD), dtype=np.uint8)
+    peak = float(ink.max(initial=0.0))
+    if peak <= 0:
+        return field
+    rows = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=1))
+    cols = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] / peak  # darkest ink = 1
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    # Antialiased bilinear: a large drawing shrinks to grey edges, as NIST's strokes did.
+    box = (
+        F.interpolate(
+            torch.from_numpy(crop)[None, None],
+            size=size,
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0, 0]
+        .clamp_(0, 1)
+        .numpy()
+    )
+    box = np.round(box * 255).astype(np.uint8)
+    cy, cx = _centre_of_mass(box.astype(np.float64))
+    top, left = round(CENTRE - cy), round(CENTRE - cx)
+    # Paste with clipping: a lopsided digit centred by mass may reach past an edge.
+    r0, c0 = max(top, 0), max(left, 0)
+    r1, c1 = min(top + size[0], FIELD), min(left + size[1], FIELD)
+    field[r0:r1, c0:c1] = box[r0 - top : r1 - top, c0 - left : c1 - left]
+    return field
+
+
+def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The image moved `dx` pixels right and `dy` down (negative: left, up), black coming in."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    dx, dy = int(dx), int(dy)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def model_input(images: np.ndarray | torch.Tensor, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
+    """uint8 MNIST fields [28, 28] or [N, 28, 28] as a model's input: float [N, 1, 32, 32],
+    made 32x32 with the run's resize method and normalized with the training statistics."""
+    x = torch.as_tensor(np.asarray(images, dtype=np.uint8))
+    return normalize(to_32x32(x.reshape(-1, FIELD, FIELD), resize))
+
+
+@torch.no_grad()
+def probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities [N, 10] of a model in eval mode."""
+    return torch.softmax(model(x), dim=1)
+
+
+@torch.no_grad()
+def c1_maps(lenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """LeNet-5's six C1 feature maps of one input [1, 1, 32, 32], after the ReLU: [6, 28, 28]."""
+    return torch.relu(lenet.c1(x))[0]
+
+
+def as_drawing(
+    digit: np.ndarray, scale: float = 8.0, place: tuple[float, float] = (0.5, 0.5), size: int = CANVAS
+) -> np.ndarray:
+    """An MNIST digit as a user might draw it: its ink (uint8 [28, 28]) scaled up `scale`
+    times onto a blank canvas uint8 [size, size]. `place` (down, across) says where, as a
+    fraction of the free room: (0, 0) top-left, (0.5, 0.5) centred, (1, 1) bottom-right.
+    The inverse of `to_mnist`, up to its rounding."""
+    digit = np.asarray(digit, dtype=np.uint8)
+    rows = np.flatnonzero(digit.any(axis=1))
+    cols = np.flatnonzero(digit.any(axis=0))
+    crop = torch.from_numpy(digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32))
+    h, w = (max(1, round(n * scale)) for n in crop.shape)
+    if h > size or w > size:
+        raise ValueError(f"a digit scaled {scale} times ({h}x{w}) does not fit a {size}x{size} canvas")
+    big = F.interpolate(crop[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    if not all(0 <= p <= 1 for p in place):
+        raise ValueError(f"place is a pair of fractions in [0, 1], got {place}")
+    top, left = round(place[0] * (size - h)), round(place[1] * (size - w))
+    canvas = np.zeros((size, size), dtype=np.uint8)
+    canvas[top : top + h, left : left + w] = big.clamp(0, 255).round().to(torch.uint8).numpy()
+    return canvas

@@ -1,0 +1,183 @@
+"""The drawing widget's Python side: MNIST's preprocessing of a drawn digit, and the widget
+without a browser (tests/test_browser.py drives the real one)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_lib import draw
+from mnist_lib.batches import normalize, to_32x32
+from mnist_lib.data import load_split, repo_root
+from mnist_lib.errors import MnistLibError
+from mnist_lib.models import ModelConfig
+from mnist_lib.runs import Run, load_run, train_run
+from mnist_lib.train import DEFAULT_RECIPES
+from mnist_lib.tutorial import output_dir
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Run]:
+    """Both trained models: notebook 03's runs if they are there (in this test run's
+    output folder, or in outputs/), else trained now with the default recipes (about 15 s
+    on a CPU)."""
+    out = {}
+    for name in ("lenet5", "mlp"):
+        for results in (output_dir(), repo_root() / "outputs"):
+            try:
+                out[name] = load_run(results / "03_training" / name)
+                break
+            except MnistLibError:
+                pass
+        else:
+            folder = tmp_path_factory.mktemp("runs") / name
+            out[name] = train_run(
+                folder, ModelConfig(name), DEFAULT_RECIPES[name], seed=0, device="cpu", plot=False, log=None
+            )
+    return out
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(image.shape)
+    return float((rows * image).sum() / image.sum()), float((cols * image).sum() / image.sum())
+
+
+def extent(image: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+# A "1" and a "0" as strokes on the widget's 280x280 canvas.
+ONE = [[[140, 40], [139, 140], [138, 240]]]
+ZERO = [[[140 + 60 * math.sin(t * math.pi / 10), 140 - 95 * math.cos(t * math.pi / 10)] for t in range(21)]]
+
+
+def test_render_strokes_draws_round_pen() -> None:
+    blank = draw.render_strokes([])
+    assert blank.shape == (draw.CANVAS, draw.CANVAS) and blank.dtype == np.uint8 and not blank.any()
+    line = draw.render_strokes(ONE)
+    assert line[140, 139] == 255 and line[140, 60] == 0
+    h, w = extent(line)
+    assert w == pytest.approx(draw.STROKE_WIDTH + 2, abs=3)  # pen width plus the slant
+    assert h == pytest.approx(200 + draw.STROKE_WIDTH, abs=3)  # the round caps stick out
+    dot = draw.render_strokes([[[50, 50]]])  # a single tap leaves a dot
+    assert dot[50, 50] == 255
+
+
+def test_to_mnist_fits_20x20_box_centred_by_mass() -> None:
+    for strokes in (ONE, ZERO):
+        field = draw.to_mnist(draw.render_strokes(strokes))
+        assert field.shape == (28, 28) and field.dtype == np.uint8
+        assert max(extent(field)) == draw.BOX
+        cy, cx = centre_of_mass(field.astype(float))
+        assert abs(cy - draw.CENTRE) <= 0.5 and abs(cx - draw.CENTRE) <= 0.5
+
+
+def test_to_mnist_keeps_aspect_ratio() -> None:
+    h, w = extent(draw.to_mnist(draw.render_strokes(ONE)))
+    assert h == 20 and w <= 5  # a thin stroke stays thin, not stretched to a square
+    h, w = extent(draw.to_mnist(draw.render_strokes([[[40, 140], [240, 140]]])))
+    assert w == 20 and h <= 5
+
+
+def test_to_mnist_ignores_where_and_how_large() -> None:
+    digit = load_split("test")[0][0].numpy()
+    fields = [
+        draw.to_mnist(draw.as_drawing(digit, scale, place))
+        for scale, place in ((6, (0, 0)), (6, (1, 0.3)), (9, (0.5, 0.5)), (9, (0.2, 1)))
+    ]
+    for f in fields[1:]:
+        # Moving the drawing changes nothing; its size changes only the rounding.
+        assert np.abs(f.astype(int) - fields[0].astype(int)).mean() < 8
+
+
+def test_to_mnist_blank_and_wrong_shape() -> None:
+    assert not draw.to_mnist(np.zeros((100, 80))).any()
+    with pytest.raises(ValueError):
+        draw.to_mnist(np.zeros((3, 28, 28)))
+
+
+def test_mnist_digits_are_already_in_their_form() -> None:
+    # MNIST's own test digits go through `to_mnist` almost unchanged.
+    digits = load_split("test")[0][:50].numpy()
+    again = np.stack([draw.to_mnist(d) for d in digits])
+    assert np.abs(again.astype(int) - digits.astype(int)).mean() < 5
+
+
+def test_shift() -> None:
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4) + 1
+    right = draw.shift(image, 1, 0)
+    assert (right[:, 0] == 0).all() and (right[:, 1:] == image[:, :3]).all()
+    up = draw.shift(image, 0, -2)
+    assert (up[:2] == image[2:]).all() and not up[2:].any()
+    assert (draw.shift(image, 0, 0) == image).all()
+    assert not draw.shift(image, 4, 0).any()
+
+
+def test_model_input_is_the_training_path() -> None:
+    digits = load_split("test")[0][:3]
+    for resize in ("resize", "pad"):
+        x = draw.model_input(digits.numpy(), resize)
+        assert x.shape == (3, 1, 32, 32) and x.dtype == torch.float32
+        assert torch.equal(x, normalize(to_32x32(digits, resize)))
+    assert draw.model_input(digits[0].numpy()).shape == (1, 1, 32, 32)
+
+
+def test_as_drawing_checks_its_arguments() -> None:
+    digit = load_split("test")[0][0].numpy()
+    with pytest.raises(ValueError):
+        draw.as_drawing(digit, scale=20)
+    with pytest.raises(ValueError):
+        draw.as_drawing(digit, place=(1.5, 0))
+
+
+def test_drawn_test_digits_keep_their_class(runs: dict[str, Run]) -> None:
+    """300 test digits drawn large (5 to 11 times), anywhere on the canvas, and put back
+    through `to_mnist`: both models still read at least 95% of them as before, and as
+    labelled."""
+    images, labels = load_split("test")
+    rng = np.random.default_rng(0)
+    index = rng.choice(len(labels), 300, replace=False)
+    fields = np.stack(
+        [
+            draw.to_mnist(draw.as_drawing(images[i].numpy(), rng.uniform(5, 11), tuple(rng.uniform(0, 1, 2))))
+            for i in index
+        ]
+    )
+    for name, run in runs.items():
+        before = draw.probabilities(run.model, draw.model_input(images[index].numpy(), run.resize)).argmax(1)
+        after = draw.probabilities(run.model, draw.model_input(fields, run.resize)).argmax(1)
+        assert (after == before).float().mean() >= 0.95, name
+        assert (after == labels[index]).float().mean() >= 0.95, name
+
+
+def test_c1_maps(runs: dict[str, Run]) -> None:
+    x = draw.model_input(draw.to_mnist(draw.render_strokes(ZERO)))
+    maps = draw.c1_maps(runs["lenet5"].model, x)
+    assert maps.shape == (6, 28, 28) and (maps >= 0).all() and maps.amax() > 0
+
+
+def test_widget_answers_each_stroke_within_a_second(runs: dict[str, Run]) -> None:
+    from mnist_lib.widget import DigitWidget
+
+    w = DigitWidget(runs["lenet5"], runs["mlp"])
+    assert w.predictions == {"lenet5": None, "mlp": None} and w.result["strokes"] == 0
+    for strokes, digit in ((ONE, 1), (ZERO, 0)):
+        w.clear()
+        start = time.perf_counter()
+        w.strokes = strokes
+        assert time.perf_counter() - start < 1.0
+        assert w.predictions == {"lenet5": digit, "mlp": digit}
+        assert w.result["strokes"] == 1
+        assert len(w.result["maps"]) == 6 and w.result["field"].startswith("data:image/png;base64,")
+        assert all(abs(sum(m["probs"]) - 1) < 1e-2 for m in w.result["models"])
+    w.shift = [4, 0]
+    assert w.result["shift"] == [4, 0]
+    assert (w.field == draw.shift(draw.to_mnist(draw.render_strokes(ZERO)), 4, 0)).all()
+    w.clear()
+    assert w.shift == [0, 0] and w.strokes == [] and w.predictions == {"lenet5": None, "mlp": None}
