@@ -30,7 +30,7 @@ def _conda_packages() -> dict[str, str]:
             spec = line[4:].split("#")[0].strip()
             name = CONDA_TO_PYPI.get(_name(spec), _name(spec))
             if name not in ("python", "pip"):
-                deps[name] = spec[len(_name(spec)):].strip()
+                deps[name] = spec[len(_name(spec)) :].strip()
         elif inside and line.strip() and not line.startswith(" "):
             inside = False
     return deps
@@ -41,7 +41,7 @@ def _pip_packages() -> dict[str, str]:
     reqs = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         reqs += extra
-    return {_name(r): r[len(_name(r)):].strip() for r in reqs}
+    return {_name(r): r[len(_name(r)) :].strip() for r in reqs}
 
 
 def test_same_packages_and_lower_bounds():
@@ -64,3 +64,26 @@ def test_nothing_newer_than_the_tested_torch_is_required():
         assert not spec.startswith("=="), f"{name} is pinned: {spec}"
         floor = tuple(int(v) for v in re.findall(r">=\s*([\d.]+)", spec)[0].split("."))
         assert floor <= ceiling
+
+
+def _locked() -> dict[str, list[str]]:
+    """requirements.lock: package name -> the versions pinned (one per platform marker)."""
+    pins: dict[str, list[str]] = {}
+    for line in (repo_root() / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            spec = line.split(";")[0].strip()
+            name, version = spec.split("==")
+            pins.setdefault(name.lower().replace("_", "-"), []).append(version)
+    return pins
+
+
+def test_the_lock_file_pins_every_dependency_within_pyproject_ranges():
+    """`make setup` installs requirements.lock; it must stay what pyproject allows."""
+    from packaging.specifiers import SpecifierSet
+
+    locked = _locked()
+    for name, spec in _pip_packages().items():
+        key = name.lower().replace("_", "-")
+        assert key in locked, f"{name} is in pyproject.toml but not in requirements.lock: run make lock"
+        for version in locked[key]:
+            assert version in SpecifierSet(spec), f"{name}=={version} is outside {spec}: run make lock"
