@@ -182,7 +182,11 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
     if plot:
         from .plots import plot_history, save_figure
 
-        save_figure(plot_history(run.history, title=run_title(run)), target / CURVES_FILE)
+        import matplotlib.pyplot as plt
+
+        fig = plot_history(run.history, title=run_title(run))
+        save_figure(fig, target / CURVES_FILE)
+        plt.close(fig)  # a notebook would otherwise show it again at the end of the cell
 
 
 def run_title(run: Run) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,13 @@ def this_python_kernel_manager() -> type:
             # Local sockets where there are any: the kernel is not reachable over TCP, and
             # does not warn on every start that it runs over TCP without encryption.
             return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            # The sockets' path prefix: in the temporary folder, not in notebooks/.
+            if self.transport == "ipc":
+                return os.path.join(tempfile.gettempdir(), f"mnist-kernel-{os.getpid()}")
+            return "127.0.0.1"
 
     return ThisPythonKernel
 
@@ -187,6 +195,7 @@ def run(
             f"no notebook matches {only}", f"give prefixes of {[nb.name for nb in notebooks()]}."
         )
     given = resolve_parameters(selected, parameters or {})
+    out = out.resolve()  # the kernels run in notebooks/: a relative path would land there
     executed = out / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     total = time.perf_counter()

@@ -30,10 +30,6 @@ from pathlib import Path
 import pytest
 
 from mnist_lib.data import repo_root
-from mnist_lib.errors import MnistLibError
-from mnist_lib.models import ModelConfig
-from mnist_lib.runs import load_run, train_run
-from mnist_lib.train import DEFAULT_RECIPES
 from mnist_lib.tutorial import OUTPUT_DIR_ENV, output_dir
 
 pytestmark = pytest.mark.browser
@@ -96,31 +92,14 @@ def _offline(page, origin: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def lab(tmp_path_factory: pytest.TempPathFactory, trained_runs) -> Iterator[tuple[str, str]]:
     """JupyterLab serving a temporary folder with a copy of notebook 07 (never the committed
     file: JupyterLab saves what it opens), and the trained runs in that folder's outputs."""
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
     shutil.copy(repo_root() / "notebooks" / NOTEBOOK, root / "notebooks" / NOTEBOOK)
-    runs = root / "outputs" / "03_training"
-    for name in ("lenet5", "mlp"):
-        for results in (output_dir(), repo_root() / "outputs"):
-            try:
-                load_run(results / "03_training" / name)
-                shutil.copytree(results / "03_training" / name, runs / name)
-                break
-            except MnistLibError:
-                pass
-        else:  # the notebook would train them itself, but here the time is counted
-            train_run(
-                runs / name,
-                ModelConfig(name),
-                DEFAULT_RECIPES[name],
-                seed=0,
-                device="cpu",
-                plot=False,
-                log=None,
-            )
+    for name, run in trained_runs.items():
+        shutil.copytree(run.folder, root / "outputs" / "03_training" / name)
     port, token = _free_port(), secrets.token_hex(16)
     home = root / "jupyter"  # settings and workspaces of this server only
     env = {

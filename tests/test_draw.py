@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,33 +12,13 @@ import torch
 
 from mnist_lib import draw
 from mnist_lib.batches import normalize, to_32x32
-from mnist_lib.data import load_split, repo_root
-from mnist_lib.errors import MnistLibError
-from mnist_lib.models import ModelConfig
-from mnist_lib.runs import Run, load_run, train_run
-from mnist_lib.train import DEFAULT_RECIPES
-from mnist_lib.tutorial import output_dir
+from mnist_lib.data import load_split
+from mnist_lib.runs import Run
 
 
 @pytest.fixture(scope="session")
-def runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Run]:
-    """Both trained models: notebook 03's runs if they are there (in this test run's
-    output folder, or in outputs/), else trained now with the default recipes (about 15 s
-    on a CPU)."""
-    out = {}
-    for name in ("lenet5", "mlp"):
-        for results in (output_dir(), repo_root() / "outputs"):
-            try:
-                out[name] = load_run(results / "03_training" / name)
-                break
-            except MnistLibError:
-                pass
-        else:
-            folder = tmp_path_factory.mktemp("runs") / name
-            out[name] = train_run(
-                folder, ModelConfig(name), DEFAULT_RECIPES[name], seed=0, device="cpu", plot=False, log=None
-            )
-    return out
+def runs(trained_runs: dict[str, Run]) -> dict[str, Run]:
+    return trained_runs
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:

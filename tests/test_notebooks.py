@@ -51,10 +51,31 @@ def test_outputs_show_no_warnings_local_paths_or_progress_bars(nb):
             assert "it/s]" not in text and "\\r" not in text
 
 
-def test_opens_with_its_aim_and_closes_with_takeaways(nb):
+def test_opens_with_its_aim_and_closes_with_takeaways_and_exercises(nb):
     first, last = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][-1]["source"])
-    assert first.startswith("# ") and "**Aim.**" in first
-    assert "## Takeaways" in last
+    assert first.startswith("# ") and "**Aim.**" in first and "**Assumes.**" in first
+    assert "## Takeaways" in last and "## Exercises" in last
+
+
+def test_claims_sit_in_their_own_collapsed_cells(nb):
+    """Assert cells are tagged `claim` (the site leaves them out) and collapsed in
+    JupyterLab; they hold asserts, not the code being taught."""
+    for cell in code_cells(nb):
+        source = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "claim" in tags:
+            assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True, source[:80]
+            assert "assert" in source, source[:80]
+        elif "parameters" not in tags:
+            asserts = [line for line in source.splitlines() if line.strip().startswith("assert ")]
+            assert not asserts, f"an assert outside a claim cell: {asserts[0]}"
+
+
+def test_words_a_learner_can_follow(nb):
+    """ "seed" is the random seed only; the course document is "the course write-up"."""
+    text = " ".join("".join(c["source"]) for c in nb["cells"]).lower()
+    for phrase in ("the seed's", "the seed resizes", "seed's check", "the brief", "course brief"):
+        assert phrase not in text, phrase
 
 
 @pytest.mark.parametrize("path", notebooks(), ids=lambda p: p.name)
@@ -65,8 +86,24 @@ def test_papermill_sees_every_parameter(path):
 
     import papermill
 
-    cell = next(c for c in json.loads(path.read_text())["cells"]
-                if "parameters" in c.get("metadata", {}).get("tags", []))
-    assigned = {node.target.id for node in ast.parse("".join(cell["source"])).body
-                if isinstance(node, ast.AnnAssign)}
+    cell = next(
+        c
+        for c in json.loads(path.read_text())["cells"]
+        if "parameters" in c.get("metadata", {}).get("tags", [])
+    )
+    assigned = {
+        node.target.id for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.AnnAssign)
+    }
     assert assigned and set(papermill.inspect_notebook(str(path))) == assigned
+
+
+def test_notebook_03_defaults_are_the_recipes_it_claims_for():
+    """Its floors are claims about DEFAULT_RECIPES; its parameters must not drift from them."""
+    import papermill
+
+    from mnist_lib.train import DEFAULT_RECIPES
+
+    path = next(p for p in notebooks() if p.name.startswith("03_"))
+    declared = papermill.inspect_notebook(str(path))
+    assert int(declared["LENET5_EPOCHS"]["default"]) == DEFAULT_RECIPES["lenet5"].epochs
+    assert int(declared["MLP_EPOCHS"]["default"]) == DEFAULT_RECIPES["mlp"].epochs
