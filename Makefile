@@ -37,8 +37,8 @@ site: setup
 	$(PY) -m mnist_lib site
 
 lint: setup
-	$(VENV)/bin/ruff check mnist_lib tests notebooks
-	$(VENV)/bin/ruff format --check mnist_lib tests
+	$(VENV)/bin/ruff check mnist_lib tests benchmarks notebooks
+	$(VENV)/bin/ruff format --check mnist_lib tests benchmarks notebooks
 
 # The claims of notebooks 03 and 04 at two other seeds and with PyTorch's unvectorized CPU
 # kernels: they must hold for any seed and any machine, not only for the committed run.
