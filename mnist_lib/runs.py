@@ -180,9 +180,9 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
     with atomic_path(target / MODEL_FILE) as tmp:
         torch.save({"config": run.config.to_dict(), "resize": run.resize, "state_dict": weights}, tmp)
     if plot:
-        from .plots import plot_history, save_figure
-
         import matplotlib.pyplot as plt
+
+        from .plots import plot_history, save_figure
 
         fig = plot_history(run.history, title=run_title(run))
         save_figure(fig, target / CURVES_FILE)
