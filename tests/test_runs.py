@@ -260,6 +260,18 @@ def test_a_killed_run_resumes_to_the_same_weights_and_history(tmp_path, data_dir
     full, resumed = tmp_path / "full", tmp_path / "resumed"
     partial, state = tmp_path / ".resumed.partial", tmp_path / ".resumed.partial" / "state.pt"
 
+    def train_here() -> None:
+        """The same run, in this process: refused while the child holds it or has saved it."""
+        train_run(
+            resumed,
+            ModelConfig("lenet5"),
+            DEFAULT_RECIPES["lenet5"].changed(epochs=3),
+            device="cpu",
+            data_dir=data_dir,
+            train_limit=2000,
+            log=None,
+        )
+
     proc = subprocess.Popen(
         [sys.executable, "-c", TRAIN, train_args(resumed, data_dir)],
         env=ENV,
@@ -271,15 +283,7 @@ def test_a_killed_run_resumes_to_the_same_weights_and_history(tmp_path, data_dir
         wait_for(state, proc)
         # While it trains, a second training aimed at the same folder is refused at once.
         with pytest.raises(RunFolderError) as err:
-            train_run(
-                resumed,
-                ModelConfig("lenet5"),
-                DEFAULT_RECIPES["lenet5"].changed(epochs=3),
-                device="cpu",
-                data_dir=data_dir,
-                train_limit=2000,
-                log=None,
-            )
+            train_here()
         assert "another training is writing this run folder" in str(err.value)
         proc.send_signal(signal.SIGKILL)
     finally:
@@ -295,15 +299,7 @@ def test_a_killed_run_resumes_to_the_same_weights_and_history(tmp_path, data_dir
 
     # Without --resume, the saved state is not thrown away silently.
     with pytest.raises(RunFolderError) as err:
-        train_run(
-            resumed,
-            ModelConfig("lenet5"),
-            DEFAULT_RECIPES["lenet5"].changed(epochs=3),
-            device="cpu",
-            data_dir=data_dir,
-            train_limit=2000,
-            log=None,
-        )
+        train_here()
     assert "--resume" in str(err.value) and state.is_file()
 
     result = python(TRAIN, train_args(resumed, data_dir, resume=True))
