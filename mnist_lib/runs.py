@@ -44,7 +44,17 @@ from .errors import CheckpointError, ConfigError, RunFolderError, TrainingDiverg
 from .history import History
 from .models import ModelConfig
 from .params import count_parameters
-from .train import EVAL_BATCH_SIZE, Recipe, TrainingState, device_description, evaluate, fit, select_device
+from .train import (
+    DEFAULT_RECIPES,
+    EVAL_BATCH_SIZE,
+    Recipe,
+    TrainingState,
+    device_description,
+    evaluate,
+    fit,
+    select_device,
+)
+from .tutorial import output_dir as resolve_output_dir
 
 RUN_FILE, MODEL_FILE, HISTORY_FILE, CURVES_FILE = "run.json", "model.pt", "history.csv", "curves.png"
 STATE_FILE = "state.pt"
@@ -433,3 +443,36 @@ def _epochs_saved(partial: Path) -> int:
         return len(torch.load(partial / STATE_FILE, weights_only=True)["rows"])
     except Exception:
         return 0
+
+
+def load_or_train(
+    output_dir: str | os.PathLike[str] = "",
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = "auto",
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Run]:
+    """Notebook 03's two runs, {"lenet5": Run, "mlp": Run}: loaded from
+    `<output_dir>/03_training/<name>` when notebook 03 has written them, else trained there
+    with the default recipes (and resumed, if a training was interrupted). Prints one line
+    per model saying which it was. `output_dir` is resolved like the notebooks' OUTPUT_DIR."""
+    runs = {}
+    for name in ("lenet5", "mlp"):
+        folder = resolve_output_dir(str(output_dir)) / "03_training" / name
+        if (folder / RUN_FILE).is_file():
+            runs[name] = load_run(folder, select_device(device))
+            how = "loaded notebook 03's run"
+        else:
+            runs[name] = train_run(
+                folder,
+                ModelConfig(name),
+                DEFAULT_RECIPES[name],
+                seed=seed,
+                device=device,
+                data_dir=data_dir,
+                resume=True,
+                log=None,
+            )
+            how = f"notebook 03's run was missing: trained it (seed {seed})"
+        print(f"{name}: {how}, test accuracy {runs[name].test_acc:.2f}%")
+    return runs
