@@ -15,6 +15,7 @@ import math
 import os
 import pickle
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -626,3 +627,111 @@ def test_a_crafted_config_of_huge_layers_is_refused_before_it_is_built(tmp_path)
     )
     assert result.returncode == 0, result.stderr
     assert "size mismatch for hidden.0.weight" in result.stdout and "does not fit" in result.stdout
+
+
+# --- downloads end, and leave nothing behind (issue 21) ----------------------------------
+
+
+@pytest.fixture
+def trickle_server():
+    """A local HTTP server that promises 10 MB and sends one byte every 0.2 s; `.url`, and
+    `.connected` (an Event) set once a client is being served."""
+    import socketserver
+    import threading
+
+    connected = threading.Event()
+
+    class Trickle(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+            connected.set()
+            try:
+                while not server.closing:
+                    self.request.sendall(b"\x1f")
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client gave up
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads, server.closing = True, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    server.connected = connected
+    yield server
+    server.closing = True
+    server.shutdown()
+    server.server_close()
+
+
+DATA_FROM = """
+import sys, torchvision.datasets
+torchvision.datasets.MNIST.mirrors = [sys.argv[1]]
+from mnist_lib.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def data_from(url: str, folder: Path, deadline: str) -> subprocess.Popen:
+    env = {**ENV, data.DOWNLOAD_DEADLINE_ENV: deadline, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", DATA_FROM, url, "data", "--data-dir", str(folder)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_trickling_download_ends_at_its_deadline(tmp_path, trickle_server):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    proc = data_from(trickle_server.url, folder, "2")
+    try:
+        _, stderr = proc.communicate(timeout=120)  # without a deadline it would never end
+    finally:
+        proc.kill()
+    line = one_error_line((proc.returncode, stderr))
+    assert "not complete after 2 s (the deadline per file; MNIST_DOWNLOAD_DEADLINE sets it)" in line
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_download_stopped_by_a_signal_leaves_nothing(tmp_path, trickle_server, signum, status):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    proc = data_from(trickle_server.url, folder, "600")
+    try:
+        assert trickle_server.connected.wait(60), "the download never started"
+        assert [p.name[:15] for p in folder.iterdir()] == [".mnist-download"]
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_a_download_deadline_that_is_not_a_number_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(data.DOWNLOAD_DEADLINE_ENV, "soon")
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", tmp_path / "new"))
+    assert "MNIST_DOWNLOAD_DEADLINE must be a positive number of seconds, got 'soon'" in line
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_a_device_where_a_file_should_be_is_named_as_such(data_copy, capsys, kind):
+    folder = data_copy()
+    make = (lambda p: os.mkfifo(p)) if kind == "fifo" else (lambda p: p.symlink_to("/dev/zero"))
+    where = replace_with(folder, "t10k-labels-idx1-ubyte", make)
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", folder))
+    assert f"{where}: is not a regular file (a pipe, device or socket)" in line
+    assert f"python -m mnist_lib data --data-dir {folder}`" in line
+
+
+def test_a_data_folder_of_an_unknown_users_home_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv(data.DATA_DIR_ENV, "~nosuchuser21/x")
+    line = one_error_line(main_in_process(capsys, "data"))
+    assert "~nosuchuser21/x starts with ~ of an unknown user" in line
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", "~nosuchuser21/y"))
+    assert "~nosuchuser21/y starts with ~ of an unknown user" in line
