@@ -483,7 +483,10 @@ def train_run(
                     else "no epoch had been saved"
                 )
                 _raise_if_write_failed(
-                    e, f"{name}: the state after epoch {len(state.history.rows)} could not be saved", kept, folder
+                    e,
+                    f"{name}: the state after epoch {len(state.history.rows)} could not be saved",
+                    kept,
+                    folder,
                 )
                 raise
 
