@@ -11,11 +11,12 @@ python -m mnist_lib site                      the executed notebooks as a static
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from .batches import DEFAULT_RESIZE, RESIZE_METHODS
-from .errors import ConfigError, MnistLibError, TrainingInterrupted
+from .errors import ConfigError, MnistLibError, RunFolderError, TrainingInterrupted
 from .models import MODEL_NAMES
 from .train import OPTIMIZERS, SCHEDULES
 
@@ -129,6 +130,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(line: str = "") -> None:
+    """print, that goes on quietly when the reader of the output has gone (`| head -1`):
+    a training keeps running to the end and saves its run."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        # Point stdout at /dev/null, so that later prints and the flush at exit do not fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _data(args: argparse.Namespace) -> None:
     from .data import copy_into, verify
 
@@ -141,7 +152,7 @@ def _data(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from .data import repo_root
     from .models import ModelConfig
-    from .runs import train_run
+    from .runs import has_interrupted_run, train_run
     from .train import DEFAULT_RECIPES, device_description, select_device
     from .tutorial import shown
 
@@ -156,7 +167,13 @@ def _train(args: argparse.Namespace) -> None:
     )
     device = select_device(args.device)
     out = args.out or repo_root() / "runs" / args.model
-    print(f"training {args.model} on {device_description(device)} into {shown(out)}/")
+    if args.resume and not has_interrupted_run(out):
+        raise RunFolderError(
+            "nothing to resume: no interrupted training of this run folder is saved beside it.",
+            "leave out --resume to train it from the start (that replaces a finished run in it).",
+            out,
+        )
+    _say(f"training {args.model} on {device_description(device)} into {shown(out)}/")
     run = train_run(
         out,
         ModelConfig(args.model),
@@ -166,13 +183,14 @@ def _train(args: argparse.Namespace) -> None:
         device=device,
         data_dir=args.data_dir,
         resume=args.resume,
+        log=_say,
     )
-    print(
+    _say(
         f"{args.model}: {run.meta['parameters']:,} parameters, validation accuracy "
         f"{run.history.final['val_acc']:.2f}%, test accuracy {run.test_acc:.2f}% "
         f"({run.meta['wall_seconds']:.1f} s)"
     )
-    print(f"wrote {shown(out)}/: run.json, history.csv, model.pt, curves.png")
+    _say(f"wrote {shown(out)}/: run.json, history.csv, model.pt, curves.png")
 
 
 def _evaluate(args: argparse.Namespace) -> None:

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
+import http.client
 import os
 import shutil
-import socket
+import signal
 import tempfile
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .atomic import atomic_path
-from .errors import MNISTDataError, MNISTFilesMissing
+from .errors import ConfigError, MNISTDataError, MNISTFilesMissing
 from .idx import expected_size, parse_idx, read_bytes
 
 DATA_DIR_ENV = "MNIST_DATA_DIR"
@@ -52,6 +57,10 @@ TRAIN_STD = 0.3081
 
 # Seconds a download may wait for a connection or for the next bytes before giving up.
 DOWNLOAD_TIMEOUT = 30.0
+# Seconds one file may take in all (the largest is 9.9 MB): a server that trickles a byte
+# at a time cannot keep a download alive for ever. $MNIST_DOWNLOAD_DEADLINE overrides it.
+DOWNLOAD_DEADLINE = 600.0
+DOWNLOAD_DEADLINE_ENV = "MNIST_DOWNLOAD_DEADLINE"
 
 
 def repo_root() -> Path:
@@ -60,15 +69,24 @@ def repo_root() -> Path:
     return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
+def _expanded(path: str | os.PathLike[str]) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # `~someone` of a user this machine does not know
+        raise ConfigError(
+            f"the data folder {path} starts with ~ of an unknown user", "give the folder as a full path."
+        ) from None
+
+
 def default_data_dir() -> Path:
     """`$MNIST_DATA_DIR` if set, else `data/` at the repository root."""
     env = os.environ.get(DATA_DIR_ENV)
-    return Path(env).expanduser() if env else repo_root() / "data"
+    return _expanded(env) if env else repo_root() / "data"
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
     """`data_dir` as a Path, or the default data folder when None."""
-    return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    return _expanded(data_dir) if data_dir is not None else default_data_dir()
 
 
 def file_name(file: str, kind: str) -> str:
@@ -87,11 +105,17 @@ def find_file(data_dir: Path, name: str) -> Path | None:
             if candidate.is_file():
                 return candidate
             if os.path.lexists(candidate):
-                what = "a folder" if candidate.is_dir() else "a link that leads to no file"
+                what = (
+                    "a folder"
+                    if candidate.is_dir()
+                    else "not a regular file (a pipe, device or socket)"
+                    if candidate.exists()
+                    else "a link that leads to no file"
+                )
                 raise MNISTDataError(
                     f"is {what}, where the MNIST file {name} should be.",
                     "remove it, then put the file itself there (or run `python -m mnist_lib "
-                    "data` to download it).",
+                    f"data --data-dir {data_dir}` to download it).",
                     candidate,
                 )
     return None
@@ -102,53 +126,103 @@ def missing_files(data_dir: Path) -> list[str]:
     return [name for name in FILE_NAMES if find_file(data_dir, name) is None]
 
 
+def download_deadline() -> float:
+    """Seconds one file's download may take in all: `$MNIST_DOWNLOAD_DEADLINE` or 600."""
+    text = os.environ.get(DOWNLOAD_DEADLINE_ENV, "")
+    try:
+        seconds = float(text) if text else DOWNLOAD_DEADLINE
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(
+            f"{DOWNLOAD_DEADLINE_ENV} must be a positive number of seconds, got {text!r}",
+            f"set it to, say, {DOWNLOAD_DEADLINE:.0f}, or unset it.",
+        )
+    return seconds
+
+
+def _fetch(url: str, target: Path, deadline: float) -> None:
+    """Stream `url` into `target`; give up when the server is silent for DOWNLOAD_TIMEOUT
+    seconds or the whole file takes longer than `deadline` seconds."""
+    end = time.monotonic() + deadline
+    request = urllib.request.Request(url, headers={"User-Agent": "mnist_lib"})
+    with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT) as response, target.open("wb") as out:
+        while chunk := response.read1(1 << 16):  # whatever has arrived: the deadline is checked often
+            out.write(chunk)
+            if time.monotonic() > end:
+                raise TimeoutError(
+                    f"not complete after {deadline:g} s (the deadline per file; {DOWNLOAD_DEADLINE_ENV} sets it)"
+                )
+
+
 @contextlib.contextmanager
-def _socket_timeout(seconds: float):
-    # torchvision opens its connections without a timeout; the default applies to them.
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
+def _terminate_cleanly():
+    """While the body runs, SIGTERM raises SystemExit, so that `finally` blocks (the
+    temporary folder's removal) run instead of the process just ending."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         yield
     finally:
-        socket.setdefaulttimeout(previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _download(data_dir: Path) -> None:
-    """Download the four files with torchvision into `data_dir/MNIST/raw`.
+    """Download the four files from torchvision's MNIST mirrors into `data_dir/MNIST/raw`.
 
     Work happens in a temporary folder beside the target and files are moved into place
     only once all four are complete and verified, so a failed or interrupted download
-    never leaves a half-written file where the loader would find it. A connection that
-    stalls for `DOWNLOAD_TIMEOUT` seconds ends the download with an error.
+    (an error, a timeout, Ctrl-C, SIGTERM) never leaves a half-written file where the
+    loader would find it, nor the temporary folder. A connection that stalls for
+    `DOWNLOAD_TIMEOUT` seconds, or a file not complete after `download_deadline()`
+    seconds, ends the download with an error.
     """
-    from torchvision.datasets import MNIST as TorchvisionMNIST
+    from torchvision.datasets import MNIST as TorchvisionMNIST  # its mirrors
 
-    created = not data_dir.exists()
+    deadline = download_deadline()
+    made = [p for p in (data_dir, *data_dir.parents) if not p.exists()]  # innermost first
     data_dir.mkdir(parents=True, exist_ok=True)
     raw = data_dir / "MNIST" / "raw"
-    with tempfile.TemporaryDirectory(prefix=".mnist-download-", dir=data_dir) as tmp:
-        try:
-            with _socket_timeout(DOWNLOAD_TIMEOUT):
-                TorchvisionMNIST(root=tmp, train=True, download=True)
-        except BaseException:
-            if created:  # leave no empty folder behind for a download that never came
-                shutil.rmtree(tmp, ignore_errors=True)
-                with contextlib.suppress(OSError):
-                    data_dir.rmdir()
-            raise
+    with _terminate_cleanly(), tempfile.TemporaryDirectory(prefix=".mnist-download-", dir=data_dir) as tmp:
         tmp_raw = Path(tmp) / "MNIST" / "raw"
+        try:
+            tmp_raw.mkdir(parents=True)
+            for name in FILE_NAMES:
+                failures = []
+                for mirror in TorchvisionMNIST.mirrors:
+                    try:
+                        _fetch(f"{mirror}{name}.gz", tmp_raw / f"{name}.gz", deadline)
+                        break
+                    except (OSError, http.client.HTTPException) as e:
+                        failures.append(f"{mirror}: {e}")
+                else:
+                    raise RuntimeError(f"Error downloading {name}.gz: " + "; ".join(failures))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            for folder in made:  # leave no empty folders behind for a download that never came
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
         for name in FILE_NAMES:
             try:
-                _check(tmp_raw / name, name)
+                _check(tmp_raw / f"{name}.gz", name)
             except MNISTDataError as e:
                 raise MNISTDataError(
                     f"the downloaded copy of {name} is damaged: {e.problem} Nothing was written to {raw}.",
-                    f"run `python -m mnist_lib data` again, or copy the four original files "
-                    f"into {data_dir} by hand.",
+                    f"run `python -m mnist_lib data --data-dir {data_dir}` again, or copy the four "
+                    f"original files into {data_dir} by hand.",
                 ) from None
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILE_NAMES:
             if find_file(data_dir, name) is None:
+                with gzip.open(tmp_raw / f"{name}.gz") as packed, open(tmp_raw / name, "wb") as unpacked:
+                    shutil.copyfileobj(packed, unpacked)  # checked above: its size is bounded
                 os.replace(tmp_raw / name, raw / name)
 
 

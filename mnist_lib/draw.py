@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .batches import DEFAULT_RESIZE, normalize, to_32x32
+from .errors import ConfigError
 
 BOX = 20  # MNIST's digits fit a 20x20 box ...
 FIELD = 28  # ... centred by mass in a 28x28 field
@@ -52,6 +53,23 @@ def render_strokes(strokes: Sequence[Stroke], size: int = CANVAS, width: int = S
     return np.asarray(image, dtype=np.uint8).copy()
 
 
+def _pixels(images: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
+    """`images` as uint8, refused unless they are integers from 0 to 255: a cast would turn
+    floats in [0, 1] black, wrap 300 to 44 and NaN to 0 without a word."""
+    array = images.numpy(force=True) if isinstance(images, torch.Tensor) else np.asarray(images)
+    if array.dtype.kind not in "ui":
+        raise ConfigError(
+            f"{what} takes uint8 pixels from 0 to 255, got {array.dtype}",
+            "scale floats in [0, 1] by 255 and round them first (as to_mnist's output is).",
+        )
+    if array.size and not (array.min() >= 0 and array.max() <= 255):
+        raise ConfigError(
+            f"{what} takes pixels from 0 to 255, got values from {array.min()} to {array.max()}",
+            "clip or rescale them to 0-255 first.",
+        )
+    return array.astype(np.uint8)
+
+
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     mass = image.sum()
     rows, cols = np.indices(image.shape)
@@ -65,7 +83,12 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     A blank image gives a blank field."""
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2:
-        raise ValueError(f"expected one grey image [H, W], got shape {ink.shape}")
+        raise ConfigError(f"to_mnist takes one grey image [H, W], got shape {ink.shape}", "pass one image.")
+    if not np.isfinite(ink).all() or ink.min(initial=0.0) < 0:
+        raise ConfigError(
+            "to_mnist takes ink from 0 up (bright ink on black), got NaN, infinite or negative values",
+            "replace them (np.nan_to_num, np.clip) first.",
+        )
     field = np.zeros((FIELD, FIELD), dtype=np.uint8)
     peak = float(ink.max(initial=0.0))
     if peak <= 0:
@@ -114,8 +137,13 @@ def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def model_input(images: np.ndarray | torch.Tensor, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """uint8 MNIST fields [28, 28] or [N, 28, 28] as a model's input: float [N, 1, 32, 32],
     made 32x32 with the run's resize method and normalized with the training statistics."""
-    x = torch.as_tensor(np.asarray(images, dtype=np.uint8))
-    return normalize(to_32x32(x.reshape(-1, FIELD, FIELD), resize))
+    pixels = _pixels(images, "model_input")
+    if pixels.shape[-2:] != (FIELD, FIELD) or pixels.ndim not in (2, 3):
+        raise ConfigError(
+            f"model_input takes MNIST fields [28, 28] or [N, 28, 28], got shape {list(pixels.shape)}",
+            "make a drawing of any size into a field with to_mnist first.",
+        )
+    return normalize(to_32x32(torch.from_numpy(pixels).reshape(-1, FIELD, FIELD), resize))
 
 
 @torch.no_grad()
@@ -127,6 +155,11 @@ def probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def c1_maps(lenet: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """LeNet-5's six C1 feature maps of one input [1, 1, 32, 32], after the ReLU: [6, 28, 28]."""
+    if tuple(x.shape) != (1, 1, 32, 32):
+        raise ConfigError(
+            f"c1_maps takes one input [1, 1, 32, 32], got shape {list(x.shape)}",
+            "pass model_input of one digit (a batch would show only its first item's maps).",
+        )
     return torch.relu(lenet.c1(x))[0]
 
 
@@ -137,7 +170,14 @@ def as_drawing(
     times onto a blank canvas uint8 [size, size]. `place` (down, across) says where, as a
     fraction of the free room: (0, 0) top-left, (0.5, 0.5) centred, (1, 1) bottom-right.
     The inverse of `to_mnist`, up to its rounding."""
-    digit = np.asarray(digit, dtype=np.uint8)
+    digit = _pixels(digit, "as_drawing")
+    if digit.ndim != 2 or not digit.any():
+        raise ConfigError(
+            f"as_drawing takes one digit with some ink [H, W], got {'a blank one' if digit.ndim == 2 else list(digit.shape)}",
+            "pass one MNIST digit.",
+        )
+    if not 0 < scale < float("inf"):
+        raise ConfigError(f"scale must be a positive number, got {scale}", "use, say, 8 (the default).")
     rows = np.flatnonzero(digit.any(axis=1))
     cols = np.flatnonzero(digit.any(axis=0))
     crop = torch.from_numpy(digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32))

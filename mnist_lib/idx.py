@@ -23,8 +23,9 @@ IMAGE_SIDE = 28
 
 def fix_for(path: Path) -> str:
     """What to do about a damaged data file."""
+    folder = path.parent.parent.parent if path.parent.parts[-2:] == ("MNIST", "raw") else path.parent
     return (
-        f"delete {path} and run `python -m mnist_lib data` to download it again, "
+        f"delete {path} and run `python -m mnist_lib data --data-dir {folder}` to download it again, "
         "or copy a good copy of the original file into its place."
     )
 

@@ -103,6 +103,20 @@ def _partial(folder: Path) -> Path:
 
 
 def _restore_interrupted_swap(folder: Path) -> None:
+    """Finish what a killed write left half done. Call only while holding the folder's lock."""
+    partial = _partial(folder)
+    if (
+        (partial / RUN_FILE).is_file()
+        and (partial / MODEL_FILE).is_file()
+        and not (partial / STATE_FILE).exists()
+    ):
+        # Killed after the finished run was written and its state deleted: put it in place.
+        _swap_in(partial, folder)
+    else:
+        _restore_set_aside(folder)
+
+
+def _restore_set_aside(folder: Path) -> None:
     # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
     if not folder.exists():
         old = sorted(folder.parent.glob(f".{folder.name}.old-*"))
@@ -110,10 +124,43 @@ def _restore_interrupted_swap(folder: Path) -> None:
             os.rename(old[-1], folder)
 
 
+def _recover(folder: Path) -> None:
+    """What every reader does first: restore a run whose write was killed half way, when no
+    training holds the folder (one that does will finish the write itself)."""
+    set_aside = not folder.exists() and any(folder.parent.glob(f".{folder.name}.old-*"))
+    if not set_aside and not (_partial(folder) / RUN_FILE).exists():
+        return  # the usual case: nothing to restore, and no lock file made for a reader
+    with contextlib.suppress(RunFolderError, OSError), _locked(folder):
+        _restore_interrupted_swap(folder)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse, before any work, to write a run where something not a run of ours would be
+    replaced: a file, a folder with anything but the four run files, the working folder."""
+    fix = "give --out (the run folder) a new name, e.g. runs/NAME, or remove it yourself."
+    here = Path.cwd().resolve()
+    if folder.resolve() == here or folder.resolve() in here.parents:
+        raise RunFolderError(
+            "is the working folder or a folder above it; a run folder is replaced whole.", fix, folder
+        )
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise RunFolderError("is a file or a link, not a run folder; it is left as it is.", fix, folder)
+    if not folder.is_dir():
+        return
+    names = {p.name for p in folder.iterdir()}
+    try:
+        ours = json.loads((folder / RUN_FILE).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    if names and not (ours and names <= {RUN_FILE, MODEL_FILE, HISTORY_FILE, CURVES_FILE}):
+        what = "holds other files" if ours else "is not a run folder (no run.json of mnist_lib)"
+        raise RunFolderError(f"{what}; it would be replaced whole, so it is left as it is.", fix, folder)
+
+
 def _clear_leftovers(folder: Path, keep: Path | None = None) -> None:
     """Remove what writes killed part-way left beside `folder` (old folders set aside,
     unfinished new ones). Call only while holding the folder's lock."""
-    _restore_interrupted_swap(folder)
+    _restore_set_aside(folder)
     for pattern in (f".{folder.name}.old-*", f".{folder.name}.new-*"):
         for leftover in folder.parent.glob(pattern):
             if leftover != keep:
@@ -157,18 +204,40 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def save_run(folder: str | os.PathLike[str], run: Run, *, plot: bool = True) -> Path:
-    """Write `run` as a complete folder, replacing whatever was there in one step."""
-    folder = Path(folder)
+    """Write `run` as a complete folder, replacing the run that was there in one step.
+
+    Anything else in its place (a folder of other files, a file) is refused, untouched."""
+    folder = _run_folder(folder)
     with _locked(folder):
+        _restore_interrupted_swap(folder)
+        _check_replaceable(folder)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new-", dir=folder.parent))
         try:
             _write_files(staging, run, plot)
             _swap_in(staging, folder)
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
+            _raise_if_write_failed(
+                e, "the run could not be written", "the old run, if any, is untouched", folder
+            )
             raise
     run.folder = folder
     return folder
+
+
+def _run_folder(folder: str | os.PathLike[str]) -> Path:
+    """`folder` made absolute, a link at its place followed to where it leads."""
+    path = Path(os.path.abspath(folder))
+    return path.resolve() if path.is_symlink() else path
+
+
+def _raise_if_write_failed(e: BaseException, what: str, kept: str, path: Path) -> None:
+    # A full disk reaches us as OSError, or from torch.save as a RuntimeError about writing.
+    if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "writ" in str(e)):
+        detail = e.strerror if isinstance(e, OSError) and e.strerror else " ".join(str(e).split())[:120]
+        raise RunFolderError(
+            f"{what} ({detail}); nothing is lost: {kept}.", "free some disk space and run it again.", path
+        ) from None
 
 
 def _write_files(target: Path, run: Run, plot: bool) -> None:
@@ -209,6 +278,7 @@ def load_model(
     """The model saved in `path` (a run folder or its model.pt), in eval mode, with its
     configuration and the resize method it was trained with."""
     path = Path(path)
+    _recover(path.parent if path.name == MODEL_FILE else path)
     if path.is_dir():
         path = path / MODEL_FILE
     fix = (
@@ -241,6 +311,11 @@ def load_model(
             raise ConfigError(f"unknown resize {payload['resize']!r}")
         if not isinstance(payload["state_dict"], dict):
             raise ConfigError("its weights are not a state_dict")
+        with warnings.catch_warnings(), torch.device("meta"):
+            # Shapes first on the meta device (no memory): a crafted config of huge layers
+            # is refused before anything is allocated for it.
+            warnings.simplefilter("ignore")
+            config.build().load_state_dict(payload["state_dict"])
         model = config.build()
         model.load_state_dict(payload["state_dict"])
     except (ValueError, TypeError, RuntimeError) as e:  # ConfigError is a ValueError
@@ -256,7 +331,7 @@ def load_model(
 def load_run(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> Run:
     """Read a run folder that `save_run` wrote."""
     folder = Path(folder)
-    _restore_interrupted_swap(folder)
+    _recover(folder)
     if not (folder / RUN_FILE).is_file():
         resumable = (_partial(folder) / STATE_FILE).is_file()
         partial = " An interrupted run is saved beside it: resume it." if resumable else ""
@@ -266,7 +341,9 @@ def load_run(folder: str | os.PathLike[str], device: str | torch.device = "cpu")
             folder,
         )
     try:
-        record = json.loads((folder / RUN_FILE).read_text())
+        record = json.loads((folder / RUN_FILE).read_text(), parse_constant=_not_json)
+        if record.get("format") != FORMAT:
+            raise ValueError(f"format {record.get('format')!r}, this version reads {FORMAT}")
         model, config, resize = load_model(folder, device)
         return Run(
             config=config,
@@ -286,6 +363,10 @@ def load_run(folder: str | os.PathLike[str], device: str | torch.device = "cpu")
             "train this run again.",
             folder,
         ) from None
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a number in strict JSON")
 
 
 def _saved_spec(folder: Path) -> dict[str, Any] | None:
@@ -318,7 +399,7 @@ def train_run(
     saved state is an error that says so). `reuse` loads a finished run of the identical
     spec from `folder` instead of training again.
     """
-    folder = Path(folder)
+    folder = _run_folder(folder)
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
     if resize not in RESIZE_METHODS:
@@ -328,6 +409,7 @@ def train_run(
     dev = select_device(device)
     spec = spec_of(config, recipe, seed, resize, dev, train_limit)
     name = config.name
+    _check_replaceable(folder)
     try:  # fail now, not after training, if the results could not be written
         folder.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder.parent):
@@ -348,6 +430,7 @@ def train_run(
         return run
     partial = _partial(folder)
     with _locked(folder):
+        _restore_interrupted_swap(folder)
         _clear_leftovers(folder)
         saved = None
         if (partial / STATE_FILE).is_file():
@@ -366,9 +449,10 @@ def train_run(
                     folder,
                 ) from None
             if not isinstance(saved, dict) or saved.get("spec") != spec:
+                differ = _differences(saved.get("spec") if isinstance(saved, dict) else None, spec)
                 raise RunFolderError(
                     f"the interrupted run saved in {partial.name}/ was trained with other "
-                    "settings (model, recipe, seed, device, threads or versions).",
+                    f"settings: {'; '.join(differ)}.",
                     "resume it with the same settings, or delete that folder to start again.",
                     folder,
                 )
@@ -398,8 +482,23 @@ def train_run(
         val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
 
         def save_state(state: TrainingState) -> None:
-            with atomic_path(partial / STATE_FILE) as tmp:
-                torch.save({"spec": spec, **state.to_dict()}, tmp)
+            try:
+                with atomic_path(partial / STATE_FILE) as tmp:
+                    torch.save({"spec": spec, **state.to_dict()}, tmp)
+            except (OSError, RuntimeError) as e:
+                epochs = _epochs_saved(partial)
+                kept = (
+                    f"epochs 1-{epochs} are saved in {partial.name}/, --resume continues"
+                    if epochs
+                    else "no epoch had been saved"
+                )
+                _raise_if_write_failed(
+                    e,
+                    f"{name}: the state after epoch {len(state.history.rows)} could not be saved",
+                    kept,
+                    folder,
+                )
+                raise
 
         done = len(saved["rows"]) if saved else 0
         if saved and log is not None:
@@ -431,11 +530,31 @@ def train_run(
             "resumed_after_epoch": done,
         }
         run = Run(config, recipe, seed, resize, model, history, test_loss, test_acc, meta)
-        _write_files(partial, run, plot)
+        _check_replaceable(folder)  # again: something may have been put there meanwhile
+        try:
+            _write_files(partial, run, plot)
+        except (OSError, RuntimeError) as e:
+            kept = f"all {len(history.rows)} epochs are saved in {partial.name}/, --resume finishes the run"
+            _raise_if_write_failed(e, f"{name}: the finished run could not be written", kept, folder)
+            raise
         (partial / STATE_FILE).unlink()  # only now: a crash while writing can still resume
         _swap_in(partial, folder)
         run.folder = folder
     return run
+
+
+def has_interrupted_run(folder: str | os.PathLike[str]) -> bool:
+    """True when an interrupted training of the run folder `folder` is saved beside it:
+    what `resume=True` (`train --resume`) continues."""
+    return (_partial(_run_folder(folder)) / STATE_FILE).is_file()
+
+
+def _differences(saved: Any, now: Any, name: str = "") -> list[str]:
+    """The settings that differ between two specs, e.g. ["seed (saved 1, now 0)"]."""
+    if isinstance(saved, dict) and isinstance(now, dict):
+        keys = sorted(set(saved) | set(now))
+        return [d for k in keys for d in _differences(saved.get(k), now.get(k), f"{name}{k}.")]
+    return [] if saved == now else [f"{name.rstrip('.')} (saved {saved!r}, now {now!r})"]
 
 
 def _epochs_saved(partial: Path) -> int:

@@ -4,7 +4,9 @@ Renders the executed notebooks (by default the committed ones in notebooks/, whi
 their outputs) to one HTML page each with nbconvert, figures embedded as data: URIs, and
 writes an index.html contents page. Cells tagged `claim` (the asserts that check the
 prose) are left out of the pages; links between notebooks point at their pages. Every
-link is relative, so the folder can be opened from disk or served from anywhere.
+link is relative, so the folder can be opened from disk or served from anywhere. A
+notebook that did not run to the end (a cell that never ran, or raised) is refused: its
+page would show results that its claims never checked.
 """
 
 from __future__ import annotations
@@ -32,6 +34,32 @@ def title_of(nb: dict) -> str:
                 if line.startswith("#"):
                     return line.lstrip("#").strip()
     return ""
+
+
+def unfinished(nb: dict) -> str | None:
+    """Why an executed notebook did not run to the end, or None if it did."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+            continue
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            return f"cell {i} raised an error"
+        if cell.get("execution_count") is None:
+            return f"cell {i} never ran"
+    return None
+
+
+def _read(path: Path) -> dict:
+    import nbformat
+
+    fix = "run `python -m mnist_lib tutorial` to the end, or give --notebooks a folder of finished notebooks."
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as e:  # empty, cut short, not JSON, not a notebook
+        raise ConfigError(f"is not a readable notebook ({type(e).__name__})", fix, path) from None
+    why = unfinished(nb)
+    if why:
+        raise ConfigError(f"did not run to the end ({why}); no site was written", fix, path)
+    return nb
 
 
 def _exporter():
@@ -65,8 +93,6 @@ def _nav(here: str, pages: list[tuple[str, str]]) -> str:
 def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None) -> Path:
     """Render every `NN_*.ipynb` in `notebooks` (default: the repository's notebooks/) into
     the folder `out` (default: outputs/site), with index.html; return `out`."""
-    import nbformat
-
     source = Path(notebooks) if notebooks else repo_root() / "notebooks"
     paths = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
@@ -74,11 +100,11 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
             f"no notebooks (NN_name.ipynb) in {shown(source)}",
             "give the folder of executed notebooks with --notebooks.",
         )
+    read = [(p, _read(p)) for p in paths]  # every notebook checked before anything is written
     target = Path(out) if out else output_dir() / "site"
     target.mkdir(parents=True, exist_ok=True)
     exporter = _exporter()
 
-    read = [(p, nbformat.read(str(p), as_version=4)) for p in paths]
     pages = [(p.with_suffix(".html").name, title_of(nb) or p.stem) for p, nb in read]
     for (_, nb), (page, title) in zip(read, pages):
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})

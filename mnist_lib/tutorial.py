@@ -3,15 +3,22 @@
 `python -m mnist_lib tutorial` executes every notebook in `notebooks/` in order with
 papermill, writing the executed copies to `outputs/notebooks/` and the figures and runs
 to `outputs/`. A failing cell stops the run with the notebook and cell named, and a
-non-zero exit status.
+non-zero exit status. A notebook appears under its name in `outputs/notebooks/` only once
+it has run to the end or to a failing cell; Ctrl-C kills the running kernel at once and
+keeps no executed copy of the notebook it interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +28,26 @@ from .errors import ConfigError
 
 OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
 QUICK_ENV = "MNIST_QUICK"
+_kernels: weakref.WeakSet = weakref.WeakSet()  # the kernel managers this process made
 
 
 def output_dir(param: str = "") -> Path:
     """Where notebooks write their artifacts: the notebook parameter if given, else
     `$MNIST_OUTPUT_DIR`, else `outputs/` at the repository root. Created if missing."""
     folder = Path(param or os.environ.get(OUTPUT_DIR_ENV) or repo_root() / "outputs")
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_folder(folder)
     return folder
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(
+            f"cannot make the output folder here ({e.strerror or e})",
+            f"choose a folder you can write to, with --out or {OUTPUT_DIR_ENV}.",
+            folder,
+        ) from None
 
 
 def quick_mode(param: bool = False) -> bool:
@@ -84,6 +103,10 @@ def this_python_kernel_manager() -> type:
             return KernelSpec(resource_dir=RESOURCES, **get_kernel_dict())
 
     class ThisPythonKernel(KernelManager):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _kernels.add(self)  # so that Ctrl-C can reach it (see _signal_kernels)
+
         @default("kernel_spec_manager")
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
             return ThisPythonSpecs(data_dir=self.data_dir)
@@ -102,6 +125,54 @@ def this_python_kernel_manager() -> type:
             return "127.0.0.1"
 
     return ThisPythonKernel
+
+
+def _signal_kernels(signum: int) -> bool:
+    """Send `signum` to the kernels this process started and to everything they started
+    (jupyter_client gives each its own process group); False if none was running."""
+    sent = False
+    for km in list(_kernels):
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signum)
+                sent = True
+    return sent
+
+
+@contextlib.contextmanager
+def _ctrl_c_interrupts_the_kernel(nb: Path, running: Path) -> Iterator[list]:
+    """While a notebook runs, Ctrl-C interrupts its kernel: the running cell stops with
+    KeyboardInterrupt and papermill stops there. The kernel otherwise runs in a process
+    group of its own, out of the terminal's reach, and goes on with its cell for minutes.
+    If the run has not ended 10 s later (a cell deaf to the interrupt), the kernel is
+    killed and this process exits. Yields a list that is not empty once Ctrl-C came."""
+    pressed: list[threading.Timer] = []
+    if os.name != "posix" or threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+
+    def give_up() -> None:
+        _signal_kernels(signal.SIGKILL)
+        running.unlink(missing_ok=True)
+        print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        if not pressed:
+            pressed.append(threading.Timer(10.0, give_up))
+            pressed[0].daemon = True
+            pressed[0].start()
+        if not _signal_kernels(signal.SIGINT):
+            raise KeyboardInterrupt  # no kernel yet: nothing is running a cell
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for timer in pressed:
+            timer.cancel()
 
 
 def refresh(only: list[str] | None = None) -> int:
@@ -147,7 +218,10 @@ def _convert(name: str, text: str, type_name: str) -> Any:
                 raise ValueError(text)
             return text.lower() in ("true", "1", "yes")
         if "int" in type_name:
-            return int(text)
+            value = int(text)
+            if not 0 <= value < 2**63:  # what seeds, epochs and counts can be
+                raise ConfigError(f"parameter {name} must be an integer from 0 to 2**63 - 1, got {text!r}")
+            return value
         if "float" in type_name:
             return float(text)
     except ValueError:
@@ -197,22 +271,31 @@ def run(
     given = resolve_parameters(selected, parameters or {})
     out = out.resolve()  # the kernels run in notebooks/: a relative path would land there
     executed = out / "notebooks"
-    executed.mkdir(parents=True, exist_ok=True)
+    _make_folder(executed)
     total = time.perf_counter()
     for nb in selected:
         start = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
+        # Papermill writes as it goes, and marks every cell "completed" even when Ctrl-C
+        # stopped it: the notebook gets its name only once it ran to the end or failed.
+        running = executed / f".{nb.stem}.running.ipynb"
         try:
-            papermill.execute_notebook(
-                str(nb),
-                str(executed / nb.name),
-                parameters={"OUTPUT_DIR": str(out), "QUICK": quick, **given[nb]},
-                cwd=str(nb.parent),
-                progress_bar=False,
-                kernel_name="python3",
-                kernel_manager_class=this_python_kernel_manager(),
-            )
+            with _ctrl_c_interrupts_the_kernel(nb, running) as interrupted:
+                papermill.execute_notebook(
+                    str(nb),
+                    str(running),
+                    parameters={"OUTPUT_DIR": str(out), "QUICK": quick, **given[nb]},
+                    cwd=str(nb.parent),
+                    progress_bar=False,
+                    kernel_name="python3",
+                    kernel_manager_class=this_python_kernel_manager(),
+                )
         except PapermillExecutionError as e:
+            if interrupted:
+                running.unlink(missing_ok=True)
+                print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr)
+                raise KeyboardInterrupt from None
+            os.replace(running, executed / nb.name)
             print(
                 f"\n{nb.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
                 f"{e.ename}: {e.evalue}\nThe executed notebook, with the error, is "
@@ -221,8 +304,15 @@ def run(
             )
             return 1
         except Exception as e:  # a dead kernel, a timeout, no kernel at all
+            running.unlink(missing_ok=True)
             print(f"\n{nb.name} could not be run: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            _signal_kernels(signal.SIGKILL)
+            running.unlink(missing_ok=True)
+            print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr)
+            raise
+        os.replace(running, executed / nb.name)
         print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
     ran = "the notebook ran" if len(selected) == 1 else f"all {len(selected)} notebooks ran"
     print(f"{ran} in {time.perf_counter() - total:.0f} s; figures and results are in {shown(out)}")

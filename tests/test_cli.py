@@ -84,6 +84,15 @@ def test_help_lists_every_command():
             "no selected notebook has the parameter(s) ['NOPE']",
         ),
         (["tutorial", "--only", "03", "-p", "SEED", "one"], "parameter SEED must be int, got 'one'"),
+        (
+            ["tutorial", "--only", "03", "-p", "SEED", str(10**23)],
+            f"parameter SEED must be an integer from 0 to 2**63 - 1, got '{10**23}'",
+        ),
+        (
+            ["tutorial", "--only", "03", "--out", "/proc/forbidden"],
+            "/proc/forbidden: cannot make the output folder",
+        ),
+        (["site", "--out", "/proc/forbidden"], "/proc/forbidden: cannot make the output folder"),
         (["train", "--model", "mlp", "--batch-size", "-5"], "must be a positive integer"),
         (["train", "--model", "resnet"], "invalid choice: 'resnet'"),
         (["train", "--model", "mlp", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),

@@ -105,16 +105,16 @@ def test_a_data_folder_from_the_environment_is_named_as_such(tmp_path, monkeypat
 
 
 def test_a_failed_download_into_a_new_folder_leaves_no_folder(tmp_path, monkeypatch):
-    import torchvision.datasets
+    def offline(url, target, deadline):
+        target.write_bytes(b"half")  # a first chunk, then the connection broke
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
 
-    class Offline:
-        def __init__(self, root, train=True, download=False):
-            (Path(root) / "MNIST" / "raw").mkdir(parents=True)  # torchvision's first step
-            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\n<urlopen error>")
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", Offline)
+    monkeypatch.setattr(data, "_fetch", offline)
     with pytest.raises(MNISTFilesMissing, match="urlopen error"):
         ensure_mnist(tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(MNISTFilesMissing):  # every folder it made, not only the innermost
+        ensure_mnist(tmp_path / "new" / "deeper" / "still")
     assert not (tmp_path / "new").exists()
     (tmp_path / "kept").mkdir()
     with pytest.raises(MNISTFilesMissing):
@@ -127,26 +127,21 @@ def test_download_false_reports_missing_files(tmp_path):
         ensure_mnist(tmp_path, download=False)
 
 
-def _fake_torchvision(source: Path, damage: str | None = None):
-    """A stand-in for torchvision.datasets.MNIST that 'downloads' from a local folder."""
+def _fake_fetch(source: Path, damage: str | None = None):
+    """A stand-in for `data._fetch` that 'downloads' the .gz files from a local folder."""
 
-    class FakeMNIST:
-        def __init__(self, root, train=True, download=False):
-            raw = Path(root) / "MNIST" / "raw"
-            raw.mkdir(parents=True)
-            for name in data.FILE_NAMES:
-                payload = raw_bytes(source, name)
-                if name == damage:
-                    payload = payload[: len(payload) // 2]
-                (raw / name).write_bytes(payload)
+    def fetch(url: str, target: Path, deadline: float) -> None:
+        name = url.rsplit("/", 1)[1].removesuffix(".gz")
+        payload = raw_bytes(source, name)
+        if name == damage:
+            payload = payload[: len(payload) // 2]
+        target.write_bytes(gzip.compress(payload, compresslevel=1))
 
-    return FakeMNIST
+    return fetch
 
 
 def test_download_puts_verified_files_in_torchvision_layout(tmp_path, data_dir, monkeypatch):
-    import torchvision.datasets
-
-    monkeypatch.setattr(torchvision.datasets, "MNIST", _fake_torchvision(data_dir))
+    monkeypatch.setattr(data, "_fetch", _fake_fetch(data_dir))
     folder = ensure_mnist(tmp_path / "fresh")
     for name in data.FILE_NAMES:
         assert find_file(folder, name) == folder / "MNIST" / "raw" / name
@@ -155,11 +150,7 @@ def test_download_puts_verified_files_in_torchvision_layout(tmp_path, data_dir, 
 
 
 def test_a_damaged_download_leaves_nothing_behind(tmp_path, data_dir, monkeypatch):
-    import torchvision.datasets
-
-    monkeypatch.setattr(
-        torchvision.datasets, "MNIST", _fake_torchvision(data_dir, damage="train-images-idx3-ubyte")
-    )
+    monkeypatch.setattr(data, "_fetch", _fake_fetch(data_dir, damage="train-images-idx3-ubyte"))
     target = tmp_path / "fresh"
     with pytest.raises(MNISTDataError, match="downloaded copy of train-images-idx3-ubyte is damaged") as err:
         ensure_mnist(target)
@@ -196,6 +187,8 @@ def test_bad_files_get_a_clear_error_naming_file_and_fix(data_copy, data_dir, na
     message = str(err.value)
     assert str(folder / name) in message
     assert "Fix:" in message
+    # the command fills this folder, not the default one
+    assert f"python -m mnist_lib data --data-dir {folder}`" in message
 
 
 def test_swapped_train_and_test_labels_are_caught(data_copy, data_dir):

@@ -4,6 +4,7 @@ without a browser (tests/test_browser.py drives the real one)."""
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 from mnist_lib import draw
 from mnist_lib.batches import normalize, to_32x32
 from mnist_lib.data import load_split
+from mnist_lib.errors import ConfigError
 from mnist_lib.runs import Run
 
 
@@ -160,3 +162,50 @@ def test_widget_answers_each_stroke_within_a_second(runs: dict[str, Run]) -> Non
     assert (w.field == draw.shift(draw.to_mnist(draw.render_strokes(ZERO)), 4, 0)).all()
     w.clear()
     assert w.shift == [0, 0] and w.strokes == [] and w.predictions == {"lenet5": None, "mlp": None}
+
+
+@pytest.mark.parametrize(
+    "images, expected",
+    [
+        (np.zeros((280, 280), dtype=np.uint8), "fields [28, 28] or [N, 28, 28], got shape [280, 280]"),
+        (np.full((28, 28), 0.5, dtype=np.float32), "uint8 pixels from 0 to 255, got float32"),
+        (np.full((28, 28), 300), "pixels from 0 to 255, got values from 300 to 300"),
+        (np.full((28, 28), np.nan), "uint8 pixels from 0 to 255, got float64"),
+        (torch.full((28, 28), -1), "pixels from 0 to 255, got values from -1 to -1"),
+    ],
+    ids=["canvas", "floats", "300", "nan", "negative"],
+)
+def test_model_input_refuses_what_is_not_a_field_of_pixels(images, expected) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        draw.model_input(images)
+    assert draw.model_input(np.full((2, 28, 28), 255, dtype=np.int64)).shape == (
+        2,
+        1,
+        32,
+        32,
+    )  # ints are fine
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -1.0])
+def test_to_mnist_refuses_nan_infinite_and_negative_ink(value) -> None:
+    ink = draw.render_strokes(ONE).astype(np.float64)
+    ink[0, 0] = value
+    with pytest.raises(ConfigError, match="got NaN, infinite or negative values"):
+        draw.to_mnist(ink)
+
+
+def test_as_drawing_refuses_a_blank_digit_and_a_scale_of_nothing() -> None:
+    digit = load_split("test")[0][0].numpy()
+    with pytest.raises(ConfigError, match="got a blank one"):
+        draw.as_drawing(np.zeros((28, 28), dtype=np.uint8))
+    for scale in (0, -2, math.nan):
+        with pytest.raises(ConfigError, match="scale must be a positive number"):
+            draw.as_drawing(digit, scale=scale)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 32, 32), (1, 1, 28, 28), (1, 32, 32)])
+def test_c1_maps_takes_exactly_one_input(shape) -> None:
+    from mnist_lib.models import ModelConfig
+
+    with pytest.raises(ConfigError, match=re.escape(f"got shape {list(shape)}")):
+        draw.c1_maps(ModelConfig("lenet5").build(), torch.zeros(shape))

@@ -8,11 +8,14 @@ check for one `error:` line, exit status 2 and no traceback.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import math
 import os
 import pickle
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,12 +25,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lib import cli, data
-from mnist_lib.errors import CheckpointError, ConfigError, MNISTDataError, MNISTFilesMissing
+from mnist_lib import cli, data, runs
+from mnist_lib.errors import CheckpointError, ConfigError, MNISTDataError, MNISTFilesMissing, RunFolderError
 from mnist_lib.history import History
 from mnist_lib.idx import expected_size
 from mnist_lib.models import ModelConfig
-from mnist_lib.runs import Run, load_model, save_run, train_run
+from mnist_lib.runs import Run, load_model, load_run, save_run, train_run
 from mnist_lib.train import DEFAULT_RECIPES, Recipe
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -394,3 +397,341 @@ def test_wrong_keys_keep_the_detail_on_one_line(tmp_path):
     assert "\n" not in message
     assert 'Missing key(s) in state_dict: "hidden.0.weight"' in message
     assert 'Unexpected key(s) in state_dict: "foo"' in message
+
+
+# --- nothing a user owns is replaced (issue 21) ------------------------------------------
+
+
+def tiny_train(folder, data_dir, **kwargs) -> Run:
+    return train_run(
+        folder,
+        ModelConfig("mlp"),
+        DEFAULT_RECIPES["mlp"].changed(epochs=1),
+        device="cpu",
+        data_dir=data_dir,
+        train_limit=500,
+        plot=False,
+        log=None,
+        **kwargs,
+    )
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every path under `folder` (links as links), with its bytes or its link target."""
+    found: dict[str, bytes | str] = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        found[key] = (
+            os.readlink(path) if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+        )
+    return found
+
+
+def users_things(tmp_path: Path, data_dir: Path) -> Path:
+    """A runs/ folder as a user might have it: two finished runs, a README, notes."""
+    runs_dir = tmp_path / "runs"
+    tiny_train(runs_dir / "a", data_dir)
+    shutil.copytree(runs_dir / "a", runs_dir / "b")
+    (runs_dir / "README.md").write_text("my runs\n")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "ideas.txt").write_text("keep me\n")
+    (tmp_path / "file.txt").write_text("a file\n")
+    (tmp_path / "link").symlink_to(tmp_path / "notes")
+    return runs_dir
+
+
+@pytest.mark.parametrize("target", ["runs", "notes", "file.txt", "link", "runs/a/run.json"])
+def test_train_out_never_replaces_what_is_not_a_run(tmp_path, data_dir, capsys, monkeypatch, target):
+    users_things(tmp_path, data_dir)
+    before = snapshot(tmp_path)
+    with pytest.raises(RunFolderError) as err:
+        tiny_train(tmp_path / target, data_dir)
+    assert "left as it is" in err.value.problem and "--out" in err.value.fix
+    monkeypatch.setattr(runs, "train_run", functools.partial(runs.train_run, train_limit=500))
+    line = one_error_line(
+        main_in_process(
+            capsys,
+            "train",
+            "--model",
+            "mlp",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--data-dir",
+            data_dir,
+            "--out",
+            tmp_path / target,
+        )
+    )
+    assert "left as it is" in line
+    after = snapshot(tmp_path)
+    assert after == before
+
+
+def test_a_link_to_a_run_folder_is_followed_and_stays_a_link(tmp_path, data_dir):
+    tiny_train(tmp_path / "real", data_dir, seed=1)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    run = tiny_train(tmp_path / "link", data_dir, seed=2)
+    assert (tmp_path / "link").is_symlink() and load_run(tmp_path / "link").seed == 2
+    assert run.folder == tmp_path / "real"
+    assert {p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")} == {"real", "link"}
+
+
+@pytest.mark.parametrize("out", [".", "..", "../.."])
+def test_out_the_working_folder_or_above_is_refused_before_any_work(
+    tmp_path, data_dir, monkeypatch, capsys, out
+):
+    work = tmp_path / "a" / "b"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    with pytest.raises(RunFolderError, match="the working folder or a folder above it"):
+        tiny_train(out, data_dir)
+    line = one_error_line(main_in_process(capsys, "train", "--model", "mlp", "--out", out))
+    assert "the working folder or a folder above it" in line
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == [Path("a"), Path("a/b")]
+
+
+def test_resume_with_nothing_to_resume_is_refused_and_keeps_the_run(tmp_path, data_dir, capsys):
+    folder = tmp_path / "mlp"
+    tiny_train(folder, data_dir)
+    before = snapshot(tmp_path)
+    line = one_error_line(
+        main_in_process(capsys, "train", "--model", "mlp", "--device", "cpu", "--out", folder, "--resume")
+    )
+    assert "nothing to resume" in line and "leave out --resume" in line
+    assert snapshot(tmp_path) == before
+
+
+FULL = "[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed"
+
+
+@pytest.mark.parametrize(
+    "failing_save, kept", [(1, "no epoch had been saved"), (2, "all 1 epochs are saved")]
+)
+def test_a_full_disk_while_saving_is_one_line_and_loses_nothing(
+    tmp_path, data_dir, capsys, monkeypatch, failing_save, kept
+):
+    real_save, calls = torch.save, []
+
+    def save(*args, **kwargs):  # the first torch.save is the state after epoch 1, the second model.pt
+        calls.append(1)
+        if len(calls) == failing_save:
+            raise RuntimeError(FULL)
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save)
+    monkeypatch.setattr(runs, "train_run", functools.partial(runs.train_run, train_limit=500))
+    out = tmp_path / "mlp"
+    args = (
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--device",
+        "cpu",
+        "--data-dir",
+        data_dir,
+        "--out",
+        out,
+    )
+    line = one_error_line(main_in_process(capsys, *args))
+    assert "could not be" in line and f"nothing is lost: {kept}" in line and "free some disk space" in line
+    assert not out.exists()
+    monkeypatch.setattr(torch, "save", real_save)
+    resume = ("--resume",) if failing_save == 2 else ()
+    assert main_in_process(capsys, *args, *resume)[0] == 0
+    assert load_run(out).recipe.epochs == 1
+
+
+def test_train_into_a_closed_pipe_finishes_the_run(tmp_path, data_dir):
+    out = tmp_path / "mlp"
+    code = (
+        "import functools, sys\nfrom mnist_lib import runs\n"
+        "runs.train_run = functools.partial(runs.train_run, train_limit=500)\n"
+        "from mnist_lib.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
+    args = [
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+        "--data-dir",
+        data_dir,
+        "--out",
+        out,
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline().startswith("training mlp")  # `| head -1`
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert load_run(out).history.final["epoch"] == 2
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (lambda r: r["test"].update(loss=math.nan), "NaN is not a number in strict JSON"),
+        (lambda r: r.update(format=2), "format 2, this version reads 1"),
+    ],
+    ids=["nan", "format"],
+)
+def test_load_run_refuses_nan_and_another_format(tmp_path, edit, expected):
+    folder = untrained_run(tmp_path / "run")
+    record = json.loads((folder / "run.json").read_text())
+    edit(record)
+    (folder / "run.json").write_text(json.dumps(record))
+    with pytest.raises(CheckpointError) as err:
+        load_run(folder)
+    assert expected in str(err.value) and "damaged or of another version" in str(err.value)
+
+
+HUGE = """
+import resource, sys
+from mnist_lib.runs import load_model
+from mnist_lib.errors import CheckpointError
+vm = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + (1 << 30), vm + (1 << 30)))  # 1 GB more, no 14 GB
+try:
+    load_model(sys.argv[1])
+except CheckpointError as e:
+    print(e)
+"""
+
+
+def test_a_crafted_config_of_huge_layers_is_refused_before_it_is_built(tmp_path):
+    path = tmp_path / "huge.pt"
+    good = ModelConfig("mlp").build().state_dict()
+    torch.save(
+        {"config": {"name": "mlp", "hidden": [60000, 60000]}, "resize": "resize", "state_dict": good}, path
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", HUGE, str(path)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "size mismatch for hidden.0.weight" in result.stdout and "does not fit" in result.stdout
+
+
+# --- downloads end, and leave nothing behind (issue 21) ----------------------------------
+
+
+@pytest.fixture
+def trickle_server():
+    """A local HTTP server that promises 10 MB and sends one byte every 0.2 s; `.url`, and
+    `.connected` (an Event) set once a client is being served."""
+    import socketserver
+    import threading
+
+    connected = threading.Event()
+
+    class Trickle(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.recv(65536)
+            self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+            connected.set()
+            try:
+                while not server.closing:
+                    self.request.sendall(b"\x1f")
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the client gave up
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads, server.closing = True, False
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    server.connected = connected
+    yield server
+    server.closing = True
+    server.shutdown()
+    server.server_close()
+
+
+DATA_FROM = """
+import sys, torchvision.datasets
+torchvision.datasets.MNIST.mirrors = [sys.argv[1]]
+from mnist_lib.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def data_from(url: str, folder: Path, deadline: str) -> subprocess.Popen:
+    env = {**ENV, data.DOWNLOAD_DEADLINE_ENV: deadline, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    return subprocess.Popen(
+        [sys.executable, "-c", DATA_FROM, url, "data", "--data-dir", str(folder)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_trickling_download_ends_at_its_deadline(tmp_path, trickle_server):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    proc = data_from(trickle_server.url, folder, "2")
+    try:
+        _, stderr = proc.communicate(timeout=120)  # without a deadline it would never end
+    finally:
+        proc.kill()
+    line = one_error_line((proc.returncode, stderr))
+    assert "not complete after 2 s (the deadline per file; MNIST_DOWNLOAD_DEADLINE sets it)" in line
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_download_stopped_by_a_signal_leaves_nothing(tmp_path, trickle_server, signum, status):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    proc = data_from(trickle_server.url, folder, "600")
+    try:
+        assert trickle_server.connected.wait(60), "the download never started"
+        assert [p.name[:15] for p in folder.iterdir()] == [".mnist-download"]
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == status, stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_a_download_deadline_that_is_not_a_number_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(data.DOWNLOAD_DEADLINE_ENV, "soon")
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", tmp_path / "new"))
+    assert "MNIST_DOWNLOAD_DEADLINE must be a positive number of seconds, got 'soon'" in line
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_pipe_or_a_device_where_a_file_should_be_is_named_as_such(data_copy, capsys, kind):
+    folder = data_copy()
+    make = (lambda p: os.mkfifo(p)) if kind == "fifo" else (lambda p: p.symlink_to("/dev/zero"))
+    where = replace_with(folder, "t10k-labels-idx1-ubyte", make)
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", folder))
+    assert f"{where}: is not a regular file (a pipe, device or socket)" in line
+    assert f"python -m mnist_lib data --data-dir {folder}`" in line
+
+
+def test_a_data_folder_of_an_unknown_users_home_is_one_line(monkeypatch, capsys):
+    monkeypatch.setenv(data.DATA_DIR_ENV, "~nosuchuser21/x")
+    line = one_error_line(main_in_process(capsys, "data"))
+    assert "~nosuchuser21/x starts with ~ of an unknown user" in line
+    line = one_error_line(main_in_process(capsys, "data", "--data-dir", "~nosuchuser21/y"))
+    assert "~nosuchuser21/y starts with ~ of an unknown user" in line

@@ -424,3 +424,49 @@ def test_reuse_loads_a_finished_run_of_the_same_spec(finished, data_dir):
     assert "loaded the finished run" in lines[0]
     assert isinstance(run, Run) and run.folder == finished
     assert run.history.rows == History(rows=load_run(finished).history.rows).rows
+
+
+# Every reader restores a run whose final write was killed, the same way (issue 21).
+KILLED_AFTER_STATE_DELETED = "import os, mnist_lib.runs as r; r._swap_in = lambda *a: os._exit(9)\n" + TRAIN
+
+
+@pytest.mark.parametrize("reader", ["load_run", "load_model", "evaluate"])
+@pytest.mark.parametrize("crash", ["state deleted", "between renames"])
+def test_every_reader_restores_a_run_whose_final_write_was_killed(
+    finished, tmp_path, data_dir, reader, crash
+):
+    folder = tmp_path / "mlp"
+    shutil.copytree(finished, folder)
+    if crash == "state deleted":  # the new run complete in .mlp.partial, its state gone
+        args = train_args(folder, data_dir, model="mlp", epochs=1, limit=500, seed=7)
+        assert python(KILLED_AFTER_STATE_DELETED, args).returncode == 9
+        assert not (tmp_path / ".mlp.partial" / "state.pt").exists()
+        survivor = 7
+    else:  # the old run set aside, the new one not yet in its place
+        assert python(SAVE, str(folder), "7", "between").returncode == 9
+        assert not folder.exists()
+        survivor = 0  # the old run comes back
+    if reader == "evaluate":
+        command = [sys.executable, "-m", "mnist_lib", "evaluate", str(folder), "--device", "cpu"]
+        result = subprocess.run(
+            command + ["--data-dir", str(data_dir)], env=ENV, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
+    elif reader == "load_model":
+        runs.load_model(folder)
+    else:
+        load_run(folder)
+    assert saved_seed(folder) == survivor
+    assert not any(".old-" in name or ".partial" in name for name in siblings(folder))
+
+
+def test_resuming_with_other_settings_names_the_setting(tmp_path, data_dir):
+    spec = runs.spec_of(ModelConfig("mlp"), DEFAULT_RECIPES["mlp"], 5, "resize", torch.device("cpu"), None)
+    partial = tmp_path / ".run.partial"
+    partial.mkdir()
+    torch.save({"spec": spec, "rows": []}, partial / "state.pt")
+    with pytest.raises(RunFolderError) as err:
+        train_run(
+            tmp_path / "run", ModelConfig("mlp"), DEFAULT_RECIPES["mlp"], device="cpu", resume=True, log=None
+        )
+    assert "other settings: seed (saved 5, now 0)." in err.value.problem

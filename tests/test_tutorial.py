@@ -118,3 +118,83 @@ def test_parameters_are_checked_against_what_the_notebooks_declare(fake_notebook
     assert not (tmp_path / "out").exists()  # refused before anything ran
     # a notebook gets only the parameters it declares
     assert tutorial.run(tmp_path / "out", parameters={"SEED": "3"}) == 0
+
+
+INTERRUPTED = """
+import sys
+from pathlib import Path
+from mnist_lib import tutorial
+from mnist_lib.cli import main
+tutorial.notebooks = lambda: sorted(Path(sys.argv[1]).glob("*.ipynb"))
+sys.exit(main(["tutorial", "--out", sys.argv[2]]))
+"""
+
+
+def test_ctrl_c_kills_the_kernel_and_keeps_no_notebook_that_looks_complete(fake_notebooks, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    marker = tmp_path / "kernel.pid"
+    fake_notebooks(
+        "01_slow.ipynb",
+        "OUTPUT_DIR = ''\nQUICK = False",
+        f"import os, time\nopen({str(marker)!r}, 'w').write(str(os.getpid()))\ntime.sleep(300)",
+        "assert False, 'the claim cell ran'",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED, str(tmp_path / "notebooks"), str(tmp_path / "out")],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(1200):  # the kernel's start, then the slow cell
+            if marker.exists() and marker.read_text():
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.1)
+        kernel = int(marker.read_text())
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "01_slow.ipynb was interrupted; no executed copy of it was kept" in stderr
+    assert list((tmp_path / "out" / "notebooks").iterdir()) == []  # nothing that looks complete
+    with pytest.raises(ProcessLookupError):  # the kernel was killed, not left running its cell
+        os.kill(kernel, 0)
+
+
+def executed_notebook(folder, name, *counts):
+    """An executed notebook whose code cells have these execution counts (None: never ran)."""
+    cells = [nbformat.v4.new_markdown_cell("# A title")]
+    for count in counts:
+        cells.append(nbformat.v4.new_code_cell("print(1)", execution_count=count))
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / name)
+
+
+@pytest.mark.parametrize("kind", ["never ran", "raised", "empty file"])
+def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, kind):
+    from mnist_lib import cli
+
+    folder = tmp_path / "executed"
+    executed_notebook(folder, "01_a.ipynb", 1, 2)
+    if kind == "empty file":
+        (folder / "02_b.ipynb").write_bytes(b"")
+        expected = "is not a readable notebook"
+    else:
+        executed_notebook(folder, "02_b.ipynb", 1, None if kind == "never ran" else 2)
+        expected = "did not run to the end (cell 2 never ran)"
+        if kind == "raised":
+            nb = nbformat.read(folder / "02_b.ipynb", as_version=4)
+            nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="E", evalue="x", traceback=[])]
+            nbformat.write(nb, folder / "02_b.ipynb")
+            expected = "did not run to the end (cell 2 raised an error)"
+    assert cli.main(["site", "--notebooks", str(folder), "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {folder / '02_b.ipynb'}: {expected}") and "\n" not in err
+    assert "Traceback" not in err and not (tmp_path / "site").exists()
