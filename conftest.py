@@ -6,7 +6,8 @@ import os
 import shutil
 import tempfile
 
-from mnist_lib.tutorial import OUTPUT_DIR_ENV, QUICK_ENV
+from mnist_lib.paths import OUTPUT_DIR_ENV
+from mnist_lib.tutorial import QUICK_ENV
 
 _made: list[str] = []
 

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .augment import shift
 from .batches import Batches
 from .train import EVAL_BATCH_SIZE, predict
 
@@ -31,18 +32,6 @@ def most_confused(cm: np.ndarray, k: int = 5) -> pd.DataFrame:
     order = np.argsort(off, axis=None)[::-1][:k]
     rows = [divmod(int(i), cm.shape[1]) for i in order]
     return pd.DataFrame([{"true": t, "predicted": p, "count": int(off[t, p])} for t, p in rows])
-
-
-def shift(images: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
-    """Move images [N, 1, H, W] by whole pixels (right/down positive), filling with 0."""
-    out = torch.zeros_like(images)
-    h, w = images.shape[-2:]
-    src_y = slice(max(0, -dy), min(h, h - dy))
-    dst_y = slice(max(0, dy), min(h, h + dy))
-    src_x = slice(max(0, -dx), min(w, w - dx))
-    dst_x = slice(max(0, dx), min(w, w + dx))
-    out[..., dst_y, dst_x] = images[..., src_y, src_x]
-    return out
 
 
 def accuracy_on(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:

@@ -4,7 +4,6 @@ python -m mnist_lib data                      check (or download) MNIST
 python -m mnist_lib train --model lenet5      train a model into runs/lenet5/
 python -m mnist_lib evaluate runs/lenet5      test loss and accuracy of a trained model
 python -m mnist_lib tutorial                  run every notebook in order (= make tutorial)
-python -m mnist_lib bench                     the speed benchmark (= make bench)
 python -m mnist_lib site                      the executed notebooks as a static site
 """
 
@@ -51,21 +50,7 @@ def _finite(text: str) -> float:
     return value
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m mnist_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    d = sub.add_parser("data", help="check the four MNIST files (download them if missing)")
-    d.add_argument("--data-dir", help="data folder (default: $MNIST_DATA_DIR or <repo>/data)")
-    d.add_argument(
-        "--from",
-        dest="source",
-        metavar="FOLDER",
-        help="copy the four files from this local folder first (offline set-up)",
-    )
-
+def _add_train(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train a model into a run folder (history, weights, curves)")
     t.add_argument("--model", choices=MODEL_NAMES, required=True)
     t.add_argument("--epochs", type=_positive_int, help="default: the model's recipe")
@@ -86,6 +71,24 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir")
     t.add_argument("--out", type=Path, default=None, help="run folder (default: <repo>/runs/<model>)")
     t.add_argument("--resume", action="store_true", help="continue the interrupted run saved for this folder")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m mnist_lib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("data", help="check the four MNIST files (download them if missing)")
+    d.add_argument("--data-dir", help="data folder (default: $MNIST_DATA_DIR or <repo>/data)")
+    d.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="copy the four files from this local folder first (offline set-up)",
+    )
+
+    _add_train(sub)
 
     e = sub.add_parser("evaluate", help="test loss and accuracy of a trained model")
     e.add_argument("run", type=Path, help="a run folder, or its model.pt")
@@ -110,13 +113,6 @@ def _parser() -> argparse.ArgumentParser:
         "--refresh",
         action="store_true",
         help="for maintainers: execute the notebooks in place at their defaults (the committed outputs)",
-    )
-
-    b = sub.add_parser("bench", help="the speed benchmark (= make bench)")
-    b.add_argument("--device", default="auto")
-    b.add_argument("--reps", type=_positive_int, default=5, help="timed epochs per pipeline")
-    b.add_argument(
-        "--out", type=Path, default=None, help="folder for bench.json and the plot (default: outputs/bench)"
     )
 
     s = sub.add_parser("site", help="render the executed notebooks as a static HTML site")
@@ -150,11 +146,10 @@ def _data(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .data import repo_root
     from .models import ModelConfig
+    from .paths import default_run_dir, shown
     from .runs import has_interrupted_run, train_run
     from .train import DEFAULT_RECIPES, device_description, select_device
-    from .tutorial import shown
 
     recipe = DEFAULT_RECIPES[args.model].changed(
         epochs=args.epochs,
@@ -166,7 +161,7 @@ def _train(args: argparse.Namespace) -> None:
         label_smoothing=args.label_smoothing,
     )
     device = select_device(args.device)
-    out = args.out or repo_root() / "runs" / args.model
+    out = args.out or default_run_dir(args.model)
     if args.resume and not has_interrupted_run(out):
         raise RunFolderError(
             "nothing to resume: no interrupted training of this run folder is saved beside it.",
@@ -210,6 +205,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _tutorial(args: argparse.Namespace) -> int:
     from . import tutorial
+    from .paths import output_dir
 
     if args.refresh:
         if args.parameter or args.out or args.quick:
@@ -218,14 +214,8 @@ def _tutorial(args: argparse.Namespace) -> int:
                 "leave out -p, --out and --quick.",
             )
         return tutorial.refresh(args.only)
-    out = tutorial.output_dir(str(args.out) if args.out else "")
+    out = output_dir(args.out or "")
     return tutorial.run(out, quick=args.quick, only=args.only, parameters=dict(args.parameter))
-
-
-def _bench(args: argparse.Namespace) -> None:
-    from . import bench
-
-    bench.main(device=args.device, reps=args.reps, out=args.out)
 
 
 def _site(args: argparse.Namespace) -> None:
@@ -241,7 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "evaluate": _evaluate,
         "tutorial": _tutorial,
-        "bench": _bench,
         "site": _site,
     }
     try:

@@ -33,8 +33,8 @@ import torch
 from .atomic import atomic_path
 from .errors import ConfigError, MNISTDataError, MNISTFilesMissing
 from .idx import expected_size, parse_idx, read_bytes
+from .paths import DATA_DIR_ENV, resolve_data_dir
 
-DATA_DIR_ENV = "MNIST_DATA_DIR"
 FILES = ("train", "test")  # the two halves MNIST is distributed in
 SPLITS = ("train", "val", "test")  # what training and evaluation use
 COUNTS = {"train": 60_000, "test": 10_000}  # items per file
@@ -61,32 +61,6 @@ DOWNLOAD_TIMEOUT = 30.0
 # at a time cannot keep a download alive for ever. $MNIST_DOWNLOAD_DEADLINE overrides it.
 DOWNLOAD_DEADLINE = 600.0
 DOWNLOAD_DEADLINE_ENV = "MNIST_DOWNLOAD_DEADLINE"
-
-
-def repo_root() -> Path:
-    """The repository this package was installed from (editable install), else the cwd."""
-    here = Path(__file__).resolve().parent.parent
-    return here if (here / "pyproject.toml").exists() else Path.cwd()
-
-
-def _expanded(path: str | os.PathLike[str]) -> Path:
-    try:
-        return Path(path).expanduser()
-    except RuntimeError:  # `~someone` of a user this machine does not know
-        raise ConfigError(
-            f"the data folder {path} starts with ~ of an unknown user", "give the folder as a full path."
-        ) from None
-
-
-def default_data_dir() -> Path:
-    """`$MNIST_DATA_DIR` if set, else `data/` at the repository root."""
-    env = os.environ.get(DATA_DIR_ENV)
-    return _expanded(env) if env else repo_root() / "data"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """`data_dir` as a Path, or the default data folder when None."""
-    return _expanded(data_dir) if data_dir is not None else default_data_dir()
 
 
 def file_name(file: str, kind: str) -> str:
@@ -247,6 +221,10 @@ def _missing(data_dir: Path, missing: list[str], reason: str, origin: str) -> MN
     )
 
 
+def _origin(data_dir: str | os.PathLike[str] | None) -> str:
+    return "argument" if data_dir is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
+
+
 def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
     """Make sure the four files are in the data folder, downloading them if allowed.
 
@@ -254,7 +232,7 @@ def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool 
     missing and cannot be downloaded.
     """
     folder = resolve_data_dir(data_dir)
-    origin = "argument" if data_dir is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
+    origin = _origin(data_dir)
     missing = missing_files(folder)
     if not missing:
         return folder
@@ -287,10 +265,10 @@ def _load_checked(path: Path, name: str, mtime_ns: int, size: int) -> np.ndarray
     return _check(path, name)
 
 
-def _load(folder: Path, name: str) -> tuple[Path, np.ndarray]:
+def _load(folder: Path, name: str, origin: str) -> tuple[Path, np.ndarray]:
     path = find_file(folder, name)
     if path is None:
-        raise _missing(folder, [name], "the file disappeared.", "default")
+        raise _missing(folder, [name], "the file disappeared.", origin)
     stat = path.stat()
     return path, _load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
 
@@ -298,7 +276,7 @@ def _load(folder: Path, name: str) -> tuple[Path, np.ndarray]:
 def verify(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Check all four files (structure and sha256) and return where each one is."""
     folder = ensure_mnist(data_dir)
-    return {name: _load(folder, name)[0] for name in FILE_NAMES}
+    return {name: _load(folder, name, _origin(data_dir))[0] for name in FILE_NAMES}
 
 
 def load_file(
@@ -309,8 +287,8 @@ def load_file(
     if file not in FILES:
         raise ValueError(f"file must be one of {FILES}, got {file!r}")
     folder = ensure_mnist(data_dir)
-    images = _load(folder, file_name(file, "images"))[1]
-    labels = _load(folder, file_name(file, "labels"))[1]
+    images = _load(folder, file_name(file, "images"), _origin(data_dir))[1]
+    labels = _load(folder, file_name(file, "labels"), _origin(data_dir))[1]
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 

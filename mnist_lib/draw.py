@@ -7,7 +7,7 @@ levels), then placed in a 28x28 field so that its centre of mass falls on the ce
 anywhere on it); `model_input` then applies the project's own 28->32 step and the
 normalization, as training did.
 
-    strokes -> render_strokes -> to_mnist -> (shift) -> model_input -> models
+    strokes -> render_strokes -> to_mnist -> (augment.shift) -> model_input -> models
 
 `notebooks/07_draw_a_digit.ipynb` shows each step, and `mnist_lib.widget` runs them on
 every stroke drawn in the browser.
@@ -16,6 +16,7 @@ every stroke drawn in the browser.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -33,10 +34,19 @@ FIELD = 28  # ... centred by mass in a 28x28 field
 CENTRE = 14.0
 INK_THRESHOLD = 0.1  # of the darkest ink: fainter pixels (anti-aliasing halos) are not the digit's extent
 
+LABELS = {"lenet5": "LeNet-5", "mlp": "MLP"}  # the models' names as figures and the widget show them
+
 CANVAS = 280  # the widget's canvas, in pixels: ten times MNIST's field
 STROKE_WIDTH = 22  # a pen that, after scaling, gives strokes as wide as MNIST's (2-3 px)
 
 Stroke = Sequence[Sequence[float]]  # [[x, y], ...] in canvas pixels
+
+
+class RunLike(Protocol):
+    """What the widget and its figure need of a run (`mnist_lib.runs.Run` has it)."""
+
+    model: nn.Module
+    resize: str
 
 
 def render_strokes(strokes: Sequence[Stroke], size: int = CANVAS, width: int = STROKE_WIDTH) -> np.ndarray:
@@ -121,19 +131,6 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     return field
 
 
-def shift(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """The image moved `dx` pixels right and `dy` down (negative: left, up), black coming in."""
-    out = np.zeros_like(image)
-    h, w = image.shape
-    dx, dy = int(dx), int(dy)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
-        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
-
-
 def model_input(images: np.ndarray | torch.Tensor, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """uint8 MNIST fields [28, 28] or [N, 28, 28] as a model's input: float [N, 1, 32, 32],
     made 32x32 with the run's resize method and normalized with the training statistics."""
@@ -191,3 +188,15 @@ def as_drawing(
     canvas = np.zeros((size, size), dtype=np.uint8)
     canvas[top : top + h, left : left + w] = big.clamp(0, 255).round().to(torch.uint8).numpy()
     return canvas
+
+
+def analyse(field: np.ndarray, lenet5: RunLike, mlp: RunLike) -> dict[str, Any]:
+    """Both models' probabilities for one MNIST field uint8 [28, 28], and LeNet-5's C1 maps
+    (each scaled to its own brightest pixel, as uint8 [6, 28, 28])."""
+    probs = {}
+    for name, run in (("lenet5", lenet5), ("mlp", mlp)):
+        probs[name] = probabilities(run.model, model_input(field, run.resize))[0]
+    maps = c1_maps(lenet5.model, model_input(field, lenet5.resize))
+    peak = maps.flatten(1).amax(1).clamp_min(1e-6)[:, None, None]
+    maps = (maps / peak * 255).round().to(torch.uint8).numpy()
+    return {"probs": probs, "maps": maps}

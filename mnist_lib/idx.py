@@ -58,17 +58,11 @@ def read_bytes(path: Path, limit: int) -> bytes:
         ) from e
 
 
-def parse_idx(path: Path, data: bytes, *, labels: bool, count: int, sha256: str) -> np.ndarray:
-    """Check the bytes of one IDX file and return its contents as a uint8 array.
-
-    Images come back as (count, 28, 28), labels as (count,). Structural problems are
-    reported first (they say more than a checksum), then the sha256 of `data` is compared
-    with the known value so that no silently altered file gets through.
-    """
+def _check_header(path: Path, data: bytes, *, labels: bool, count: int, fix: str) -> int:
+    """Check an IDX file's header (magic number, count, image size); return its length."""
     kind = "labels" if labels else "images"
     magic = LABELS_MAGIC if labels else IMAGES_MAGIC
     header = 8 if labels else 16
-    fix = fix_for(path)
     if len(data) < header:
         raise MNISTDataError(
             f"file is truncated: an IDX {kind} file starts with a {header}-byte header, "
@@ -103,6 +97,18 @@ def parse_idx(path: Path, data: bytes, *, labels: bool, count: int, sha256: str)
             raise MNISTDataError(
                 f"wrong image size: expected 28x28, the header says {rows}x{cols}.", fix, path
             )
+    return header
+
+
+def parse_idx(path: Path, data: bytes, *, labels: bool, count: int, sha256: str) -> np.ndarray:
+    """Check the bytes of one IDX file and return its contents as a uint8 array.
+
+    Images come back as (count, 28, 28), labels as (count,). Structural problems are
+    reported first (they say more than a checksum), then the sha256 of `data` is compared
+    with the known value so that no silently altered file gets through.
+    """
+    fix = fix_for(path)
+    header = _check_header(path, data, labels=labels, count=count, fix=fix)
     expected_len = expected_size(labels, count)
     if len(data) != expected_len:
         what = "truncated" if len(data) < expected_len else "longer than its header says"

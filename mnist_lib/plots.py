@@ -1,4 +1,5 @@
-"""Figures: training curves, confusion matrices, image grids.
+"""Every figure of the package: training curves, confusion matrices, image grids, the
+architecture, and what notebooks 06 and 07 show of the models' insides.
 
 Every function returns the matplotlib Figure it drew, so a notebook can show it and a
 script can save it (`save_figure`).
@@ -10,6 +11,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,6 +23,13 @@ from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_path
 from .history import History
+
+if TYPE_CHECKING:
+    from .draw import RunLike
+
+# One colour per model on every page (matplotlib's first two), so a reader never has to
+# re-learn which line is which.
+MODEL_COLORS = {"lenet5": "#1f77b4", "mlp": "#ff7f0e"}
 
 
 def plot_history(history: History, title: str = "", floor: float | None = None) -> Figure:
@@ -115,9 +124,7 @@ def plot_images(
         if i >= n:
             ax.axis("off")
             continue
-        ax.set(xticks=[], yticks=[])
-        for spine in ax.spines.values():
-            spine.set(color="0.6", linewidth=0.8)
+        _frame(ax)
         ax.imshow(images[i].float().numpy(), cmap="gray_r")
         label = labels[i].item() if isinstance(labels[i], torch.Tensor) else labels[i]
         text, color = str(label), "black"
@@ -207,5 +214,177 @@ def plot_kernel_sliding(
     ax_out.set_title(f"response map {n - k + 1}×{n - k + 1} (= {n} − {k} + 1)")
     for ax in (ax_in, ax_out):
         ax.set(xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+# --- inside the models (notebook 06) ---------------------------------------------------
+
+
+def _frame(ax: plt.Axes) -> None:
+    ax.set(xticks=[], yticks=[])
+    for spine in ax.spines.values():
+        spine.set(color="0.6", linewidth=0.8)
+
+
+def plot_weights(
+    weights: torch.Tensor, titles: Sequence[str], ncols: int = 6, title: str = "", size: float = 1.4
+) -> Figure:
+    """Weight maps [N, H, W] as images, each on its own symmetric colour scale: red
+    positive, blue negative, white zero. Which pixels a unit adds up and which it
+    subtracts."""
+    w = weights.detach().cpu().float()
+    nrows = max(1, -(-len(w) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.3 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(w):
+            ax.axis("off")
+            continue
+        limit = float(w[i].abs().max()) or 1.0
+        ax.imshow(w[i].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        _frame(ax)
+        ax.set_title(titles[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(
+    stages: Mapping[str, torch.Tensor], ncols: int = 16, title: str = "", size: float = 0.8
+) -> Figure:
+    """One row per stage: every channel of a tensor [C, H, W] as a small grey image
+    (dark = large), each row on one scale so the channels of a stage can be compared."""
+    fig, axes = plt.subplots(
+        len(stages), ncols, figsize=(size * ncols, size * 1.25 * len(stages)), squeeze=False
+    )
+    for row, (name, maps) in zip(axes, stages.items()):
+        maps = maps.detach().cpu().float()
+        low, high = float(maps.min()), float(maps.max())
+        for c, ax in enumerate(row):
+            if c >= len(maps):
+                ax.axis("off")
+                continue
+            ax.imshow(maps[c].numpy(), cmap="gray_r", vmin=low, vmax=high if high > low else low + 1)
+            _frame(ax)
+        row[0].set_title(f"{name}: {len(maps)}@{maps.shape[1]}x{maps.shape[2]}", fontsize=8, loc="left")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_embeddings(
+    points: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    subtitles: Mapping[str, str] | None = None,
+    title: str = "",
+) -> Figure:
+    """2-D embeddings side by side, one dot per image coloured by its digit, with each
+    digit's label written at the median of its points."""
+    labels = np.asarray(labels)
+    fig, axes = plt.subplots(1, len(points), figsize=(5.6 * len(points), 5.4), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (name, xy) in zip(axes[0], points.items()):
+        ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
+        for digit in range(10):
+            cx, cy = np.median(xy[labels == digit], axis=0)
+            ax.text(
+                cx,
+                cy,
+                str(digit),
+                fontsize=14,
+                weight="bold",
+                ha="center",
+                va="center",
+                bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85},
+            )
+        ax.set(xticks=[], yticks=[])
+        ax.set_title(f"{name}\n{subtitles[name]}" if subtitles else name, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attributions(
+    images: torch.Tensor,
+    maps: Mapping[str, torch.Tensor],
+    titles: Mapping[str, Sequence[str]],
+    image_titles: Sequence[str],
+    title: str = "",
+    size: float = 1.25,
+) -> Figure:
+    """A column per image: the image on top, then one row of attribution maps [N, H, W] per
+    entry of `maps` (red: pixels that raise the score of the class named in the map's
+    title, blue: pixels that lower it), each map on its own symmetric scale."""
+    images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
+    n = len(images)
+    fig, axes = plt.subplots(
+        1 + len(maps), n, figsize=(size * n, size * 1.3 * (1 + len(maps))), squeeze=False
+    )
+    for i in range(n):
+        axes[0, i].imshow(images[i].float().numpy(), cmap="gray_r", vmin=0, vmax=1)
+        axes[0, i].set_title(image_titles[i], fontsize=7)
+        _frame(axes[0, i])
+        for row, (name, m) in enumerate(maps.items(), start=1):
+            a = m[i].detach().cpu().float().reshape(images.shape[-2:])
+            limit = float(a.abs().max()) or 1.0
+            ax = axes[row, i]
+            ax.imshow(a.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            _frame(ax)
+            ax.set_title(titles[name][i], fontsize=7)
+            if i == 0:
+                ax.set_ylabel(name, fontsize=8)
+    axes[0, 0].set_ylabel("image", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- the drawing widget, still (notebook 07) ---------------------------------------------
+
+
+def plot_pipeline(
+    drawing: np.ndarray, lenet5: RunLike, mlp: RunLike, shifts: tuple[int, ...] = (0,)
+) -> Figure:
+    """The widget's view, still: the drawing, the field the models read, both models'
+    probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`."""
+    from .augment import shift
+    from .draw import LABELS, analyse, to_mnist
+
+    field0 = to_mnist(drawing)
+    fig, axes = plt.subplots(
+        len(shifts),
+        9,
+        figsize=(15, 1.9 * len(shifts)),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]},
+    )
+    for row, dx in zip(axes, shifts):
+        field = shift(field0, dx, 0)
+        out = analyse(field, lenet5, mlp)
+        row[0].imshow(drawing, cmap="gray")
+        row[0].set_title("drawing" if dx == 0 else "", fontsize=9)
+        row[1].imshow(field, cmap="gray")
+        row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
+        for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
+            row[2].bar(
+                np.arange(10) + offset,
+                probs.numpy(),
+                width=0.4,
+                label=f"{LABELS[name]}: {int(probs.argmax())}",
+            )
+        row[2].set_xticks(range(10))
+        row[2].set_ylim(0, 1)
+        row[2].legend(fontsize=8, loc="upper left")
+        row[2].set_title("class probabilities", fontsize=9)
+        for k, ax in enumerate(row[3:]):
+            ax.imshow(out["maps"][k], cmap="magma")
+            ax.set_title(f"C1 map {k + 1}", fontsize=9)
+        for ax in (*row[:2], *row[3:]):
+            ax.set_xticks([])
+            ax.set_yticks([])
     fig.tight_layout()
     return fig

@@ -14,13 +14,15 @@ stopped by Ctrl-C, a kill or a power cut continues from there with `resume=True`
 finished run replaces the folder, and it does so in one step; a second training aimed
 at the same folder while one is running is refused.
 
-`save_run` and `load_run` are the one pair of functions that write and read this layout:
-the command line, notebooks 03 to 07 and notebook 05's study all use them.
+`train_run` writes this layout (the command line, notebook 03, notebook 05's study) and
+`load_run` reads it (notebooks 04 to 07, `load_or_train`); `save_run` writes a `Run` made
+elsewhere in the same layout (the tests use it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -44,6 +46,7 @@ from .errors import CheckpointError, ConfigError, RunFolderError, TrainingDiverg
 from .history import History
 from .models import ModelConfig
 from .params import count_parameters
+from .paths import output_dir as resolve_output_dir
 from .train import (
     DEFAULT_RECIPES,
     EVAL_BATCH_SIZE,
@@ -51,10 +54,9 @@ from .train import (
     TrainingState,
     device_description,
     evaluate,
-    fit,
     select_device,
+    train_model,
 )
-from .tutorial import output_dir as resolve_output_dir
 
 RUN_FILE, MODEL_FILE, HISTORY_FILE, CURVES_FILE = "run.json", "model.pt", "history.csv", "curves.png"
 STATE_FILE = "state.pt"
@@ -391,7 +393,8 @@ def train_run(
     plot: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> Run:
-    """Train a model into the run folder `folder` and return the run.
+    """Train a model into the run folder `folder` and return the run: the run level of
+    training (`train.train_model`, then the test split once, then the folder).
 
     Everything is checked before any data is read. After every epoch the state is saved
     beside the folder; at the end the test split is measured once and the folder is
@@ -408,7 +411,6 @@ def train_run(
         raise ConfigError(f"train_limit must be positive, got {train_limit}")
     dev = select_device(device)
     spec = spec_of(config, recipe, seed, resize, dev, train_limit)
-    name = config.name
     _check_replaceable(folder)
     try:  # fail now, not after training, if the results could not be written
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -421,121 +423,21 @@ def train_run(
             folder.parent,
         ) from None
     if reuse and _saved_spec(folder) == spec:
-        run = load_run(folder, dev)
-        if log is not None:
-            log(
-                f"{name}: loaded the finished run in {folder.name}/ (same settings); "
-                "delete the folder to train it again"
-            )
-        return run
+        return _reuse(folder, dev, log)
     partial = _partial(folder)
     with _locked(folder):
         _restore_interrupted_swap(folder)
         _clear_leftovers(folder)
-        saved = None
-        if (partial / STATE_FILE).is_file():
-            if not resume:
-                raise RunFolderError(
-                    f"an interrupted run is saved in {partial.name}/ beside it.",
-                    "continue it with --resume (resume=True), or delete that folder to start again.",
-                    folder,
-                )
-            try:
-                saved = torch.load(partial / STATE_FILE, map_location=dev, weights_only=True)
-            except Exception as e:
-                raise RunFolderError(
-                    f"the interrupted run saved in {partial.name}/ cannot be read ({type(e).__name__}).",
-                    "delete that folder to start again.",
-                    folder,
-                ) from None
-            if not isinstance(saved, dict) or saved.get("spec") != spec:
-                differ = _differences(saved.get("spec") if isinstance(saved, dict) else None, spec)
-                raise RunFolderError(
-                    f"the interrupted run saved in {partial.name}/ was trained with other "
-                    f"settings: {'; '.join(differ)}.",
-                    "resume it with the same settings, or delete that folder to start again.",
-                    folder,
-                )
-            for leftover in partial.iterdir():  # a kill mid-write left temporary files
-                if leftover.name != STATE_FILE:
-                    if leftover.is_dir():
-                        shutil.rmtree(leftover)
-                    else:
-                        leftover.unlink()
-        else:
-            shutil.rmtree(partial, ignore_errors=True)  # leftovers of a run that saved nothing
-        partial.mkdir(parents=True, exist_ok=True)
-
-        wall = time.perf_counter()
-        torch.manual_seed(seed)
-        model = config.build()
-        train = mnist_batches(
-            "train",
-            recipe.batch_size,
-            device=dev,
-            resize=resize,
-            seed=seed,
-            augment=recipe.augment,
-            data_dir=data_dir,
-            limit=train_limit,
-        )
-        val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
-
-        def save_state(state: TrainingState) -> None:
-            try:
-                with atomic_path(partial / STATE_FILE) as tmp:
-                    torch.save({"spec": spec, **state.to_dict()}, tmp)
-            except (OSError, RuntimeError) as e:
-                epochs = _epochs_saved(partial)
-                kept = (
-                    f"epochs 1-{epochs} are saved in {partial.name}/, --resume continues"
-                    if epochs
-                    else "no epoch had been saved"
-                )
-                _raise_if_write_failed(
-                    e,
-                    f"{name}: the state after epoch {len(state.history.rows)} could not be saved",
-                    kept,
-                    folder,
-                )
-                raise
-
-        done = len(saved["rows"]) if saved else 0
-        if saved and log is not None:
-            log(f"{name}: resuming after epoch {done} of {recipe.epochs}")
-        try:
-            history = fit(model, train, val, recipe, log=log, after_epoch=save_state, resume=saved, name=name)
-        except KeyboardInterrupt:
-            epochs = _epochs_saved(partial)
-            raise TrainingInterrupted(
-                f"{name}: interrupted; "
-                + (f"epochs 1-{epochs} are saved in {partial}." if epochs else "no epoch had finished."),
-                "run the same command again with --resume (resume=True) to continue."
-                if epochs
-                else "run it again.",
-            ) from None
-        except TrainingDiverged:
-            shutil.rmtree(partial, ignore_errors=True)  # resuming would diverge again
-            raise
-        test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
-        test_loss, test_acc = evaluate(model, test)
-        meta = {
-            "spec": spec,
-            "parameters": count_parameters(model),
-            "device": str(dev),
-            "device_name": device_description(dev),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "wall_seconds": time.perf_counter() - wall,
-            "resumed_after_epoch": done,
-        }
-        run = Run(config, recipe, seed, resize, model, history, test_loss, test_acc, meta)
+        saved = _saved_state(folder, spec, resume, dev)
+        run = _train_and_test(partial, config, recipe, spec, saved, dev, data_dir, log)
         _check_replaceable(folder)  # again: something may have been put there meanwhile
         try:
             _write_files(partial, run, plot)
         except (OSError, RuntimeError) as e:
-            kept = f"all {len(history.rows)} epochs are saved in {partial.name}/, --resume finishes the run"
-            _raise_if_write_failed(e, f"{name}: the finished run could not be written", kept, folder)
+            kept = (
+                f"all {len(run.history.rows)} epochs are saved in {partial.name}/, --resume finishes the run"
+            )
+            _raise_if_write_failed(e, f"{config.name}: the finished run could not be written", kept, folder)
             raise
         (partial / STATE_FILE).unlink()  # only now: a crash while writing can still resume
         _swap_in(partial, folder)
@@ -555,6 +457,142 @@ def _differences(saved: Any, now: Any, name: str = "") -> list[str]:
         keys = sorted(set(saved) | set(now))
         return [d for k in keys for d in _differences(saved.get(k), now.get(k), f"{name}{k}.")]
     return [] if saved == now else [f"{name.rstrip('.')} (saved {saved!r}, now {now!r})"]
+
+
+def _reuse(folder: Path, device: torch.device, log: Callable[[str], None] | None) -> Run:
+    run = load_run(folder, device)
+    if log is not None:
+        log(
+            f"{run.config.name}: loaded the finished run in {folder.name}/ (same settings); "
+            "delete the folder to train it again"
+        )
+    return run
+
+
+# --- the resume state: `train.TrainingState` says what it holds; here it is written
+# beside the run folder after every epoch with the spec, and read back and checked.
+
+
+def _saved_state(
+    folder: Path, spec: dict[str, Any], resume: bool, device: torch.device
+) -> dict[str, Any] | None:
+    """The state an interrupted run of `spec` saved beside `folder`, if `resume` allows it
+    (None if there is none); leaves `_partial(folder)` ready to receive the new states."""
+    partial = _partial(folder)
+    if not (partial / STATE_FILE).is_file():
+        shutil.rmtree(partial, ignore_errors=True)  # leftovers of a run that saved nothing
+        partial.mkdir(parents=True, exist_ok=True)
+        return None
+    if not resume:
+        raise RunFolderError(
+            f"an interrupted run is saved in {partial.name}/ beside it.",
+            "continue it with --resume (resume=True), or delete that folder to start again.",
+            folder,
+        )
+    try:
+        saved = torch.load(partial / STATE_FILE, map_location=device, weights_only=True)
+    except Exception as e:
+        raise RunFolderError(
+            f"the interrupted run saved in {partial.name}/ cannot be read ({type(e).__name__}).",
+            "delete that folder to start again.",
+            folder,
+        ) from None
+    if not isinstance(saved, dict) or saved.get("spec") != spec:
+        differ = _differences(saved.get("spec") if isinstance(saved, dict) else None, spec)
+        raise RunFolderError(
+            f"the interrupted run saved in {partial.name}/ was trained with other "
+            f"settings: {'; '.join(differ)}.",
+            "resume it with the same settings, or delete that folder to start again.",
+            folder,
+        )
+    for leftover in partial.iterdir():  # a kill mid-write left temporary files
+        if leftover.name != STATE_FILE:
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+    return saved
+
+
+def _save_state(partial: Path, spec: dict[str, Any], state: TrainingState) -> None:
+    try:
+        with atomic_path(partial / STATE_FILE) as tmp:
+            torch.save({"spec": spec, **state.to_dict()}, tmp)
+    except (OSError, RuntimeError) as e:
+        epochs = _epochs_saved(partial)
+        kept = (
+            f"epochs 1-{epochs} are saved in {partial.name}/, --resume continues"
+            if epochs
+            else "no epoch had been saved"
+        )
+        folder = partial.parent / partial.name[1 : -len(".partial")]
+        what = f"{spec['config']['name']}: the state after epoch {len(state.history.rows)} could not be saved"
+        _raise_if_write_failed(e, what, kept, folder)
+        raise
+
+
+def _train_and_test(
+    partial: Path,
+    config: ModelConfig,
+    recipe: Recipe,
+    spec: dict[str, Any],
+    saved: dict[str, Any] | None,
+    dev: torch.device,
+    data_dir: str | os.PathLike[str] | None,
+    log: Callable[[str], None] | None,
+) -> Run:
+    """`train_model` (continuing from `saved`, saving the state in `partial` after every
+    epoch), then the test split measured once: the run, not yet written."""
+    wall = time.perf_counter()
+    name, seed, resize = config.name, spec["seed"], spec["resize"]
+    torch.manual_seed(seed)
+    model = config.build()
+    train = mnist_batches(
+        "train",
+        recipe.batch_size,
+        device=dev,
+        resize=resize,
+        seed=seed,
+        augment=recipe.augment,
+        data_dir=data_dir,
+        limit=spec["train_limit"],
+    )
+    val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+    done = len(saved["rows"]) if saved else 0
+    if saved and log is not None:
+        log(f"{name}: resuming after epoch {done} of {recipe.epochs}")
+    try:
+        after_epoch = functools.partial(_save_state, partial, spec)
+        history = train_model(
+            model, train, val, recipe, log=log, after_epoch=after_epoch, resume=saved, name=name
+        )
+    except KeyboardInterrupt:
+        raise _interrupted(name, partial) from None
+    except TrainingDiverged:
+        shutil.rmtree(partial, ignore_errors=True)  # resuming would diverge again
+        raise
+    test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+    test_loss, test_acc = evaluate(model, test)
+    meta = {
+        "spec": spec,
+        "parameters": count_parameters(model),
+        "device": str(dev),
+        "device_name": device_description(dev),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "wall_seconds": time.perf_counter() - wall,
+        "resumed_after_epoch": done,
+    }
+    return Run(config, recipe, seed, resize, model, history, test_loss, test_acc, meta)
+
+
+def _interrupted(name: str, partial: Path) -> TrainingInterrupted:
+    epochs = _epochs_saved(partial)
+    return TrainingInterrupted(
+        f"{name}: interrupted; "
+        + (f"epochs 1-{epochs} are saved in {partial}." if epochs else "no epoch had finished."),
+        "run the same command again with --resume (resume=True) to continue." if epochs else "run it again.",
+    )
 
 
 def _epochs_saved(partial: Path) -> int:

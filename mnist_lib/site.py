@@ -16,9 +16,8 @@ import os
 import re
 from pathlib import Path
 
-from .data import repo_root
 from .errors import ConfigError
-from .tutorial import output_dir, shown
+from .paths import notebooks_dir, output_dir, shown
 
 REMOVED_TAGS = {"claim"}
 # A relative link to a notebook, in an href: made to point at its page. Links with a
@@ -93,7 +92,8 @@ def _nav(here: str, pages: list[tuple[str, str]]) -> str:
 def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None) -> Path:
     """Render every `NN_*.ipynb` in `notebooks` (default: the repository's notebooks/) into
     the folder `out` (default: outputs/site), with index.html; return `out`."""
-    source = Path(notebooks) if notebooks else repo_root() / "notebooks"
+
+    source = Path(notebooks) if notebooks else notebooks_dir()
     paths = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         raise ConfigError(
@@ -101,8 +101,8 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
             "give the folder of executed notebooks with --notebooks.",
         )
     read = [(p, _read(p)) for p in paths]  # every notebook checked before anything is written
-    target = Path(out) if out else output_dir() / "site"
-    target.mkdir(parents=True, exist_ok=True)
+    target = output_dir(out) if out else output_dir() / "site"
+    target.mkdir(exist_ok=True)
     exporter = _exporter()
 
     pages = [(p.with_suffix(".html").name, title_of(nb) or p.stem) for p, nb in read]

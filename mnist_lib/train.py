@@ -1,8 +1,14 @@
-"""Training: the recipe, one epoch, the loop `fit`, evaluation, and the device.
+"""Training a model in memory: the recipe, the device, evaluation, and two of the three
+levels of training:
 
-`train_epoch` is the dozen lines notebook 03 writes out by hand; `fit` repeats it and
-measures the validation split after every epoch. The choices made for speed rather than
-for learning are all in `prepare`.
+    train_epoch   one pass over the training batches (the dozen lines notebook 03 writes
+                  out by hand)
+    train_model   the recipe's epochs of `train_epoch`, the validation split measured after
+                  each, resumable from a `TrainingState`
+    train_run     (in `runs`) `train_model`, then the test split once, into a run folder
+
+The choices made for speed rather than for learning: the memory layout (`prepare`), fused
+optimizer kernels (`make_optimizer`), and, in `batches`, whole splits kept on the device.
 """
 
 from __future__ import annotations
@@ -248,7 +254,8 @@ def evaluate(model: nn.Module, batches: Batches) -> tuple[float, float]:
 
 @dataclass
 class TrainingState:
-    """Everything `fit` needs to continue after an epoch, as it would have gone on."""
+    """Everything `train_model` needs to continue after an epoch as it would have gone on:
+    the one definition of what a resumable run saves (`runs` adds the spec and writes it)."""
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
@@ -262,7 +269,10 @@ class TrainingState:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
-            "batches": self.train.rng_state(),
+            "batches": {
+                "order": self.train.order_rng.get_state(),
+                "augment": self.train.augment_rng.get_state(),
+            },
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": cuda,
             "rows": self.history.rows,
@@ -272,14 +282,15 @@ class TrainingState:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.schedule.load_state_dict(saved["schedule"])
-        self.train.set_rng_state(saved["batches"])
+        self.train.order_rng.set_state(saved["batches"]["order"])
+        self.train.augment_rng.set_state(saved["batches"]["augment"])
         torch.set_rng_state(saved["torch_rng"])
         if saved["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
         self.history.rows = [dict(r) for r in saved["rows"]]
 
 
-def fit(
+def train_model(
     model: nn.Module,
     train: Batches,
     val: Batches,

@@ -23,31 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import atomic_path
-from .data import repo_root
 from .errors import ConfigError
+from .paths import OUTPUT_DIR_ENV, notebooks_dir, output_dir, shown
 
-OUTPUT_DIR_ENV = "MNIST_OUTPUT_DIR"
 QUICK_ENV = "MNIST_QUICK"
 _kernels: weakref.WeakSet = weakref.WeakSet()  # the kernel managers this process made
-
-
-def output_dir(param: str = "") -> Path:
-    """Where notebooks write their artifacts: the notebook parameter if given, else
-    `$MNIST_OUTPUT_DIR`, else `outputs/` at the repository root. Created if missing."""
-    folder = Path(param or os.environ.get(OUTPUT_DIR_ENV) or repo_root() / "outputs")
-    _make_folder(folder)
-    return folder
-
-
-def _make_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(
-            f"cannot make the output folder here ({e.strerror or e})",
-            f"choose a folder you can write to, with --out or {OUTPUT_DIR_ENV}.",
-            folder,
-        ) from None
 
 
 def quick_mode(param: bool = False) -> bool:
@@ -56,17 +36,9 @@ def quick_mode(param: bool = False) -> bool:
     return bool(param) or os.environ.get(QUICK_ENV, "").lower() in ("1", "true", "yes")
 
 
-def shown(path: Path) -> str:
-    """A path as a reader should see it: relative to the repository when inside it."""
-    try:
-        return str(Path(path).resolve().relative_to(repo_root().resolve()))
-    except ValueError:
-        return str(Path(path).resolve())
-
-
 def notebooks() -> list[Path]:
     """The tutorial's notebooks, in reading order."""
-    return sorted((repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return sorted(notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
 
 
 def normalize_notebook(nb: dict) -> dict:
@@ -212,20 +184,23 @@ def _convert(name: str, text: str, type_name: str) -> Any:
     """A parameter's value from the command line, as the type its notebook declares."""
     if "None" in type_name and text.lower() == "none":
         return None
-    try:
-        if "bool" in type_name:
-            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError(text)
-            return text.lower() in ("true", "1", "yes")
-        if "int" in type_name:
-            value = int(text)
-            if not 0 <= value < 2**63:  # what seeds, epochs and counts can be
-                raise ConfigError(f"parameter {name} must be an integer from 0 to 2**63 - 1, got {text!r}")
-            return value
-        if "float" in type_name:
+    wrong_type = ConfigError(f"parameter {name} must be {type_name}, got {text!r}")
+    if "bool" in type_name:
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise wrong_type
+        return text.lower() in ("true", "1", "yes")
+    if "int" in type_name:
+        if not text.strip().lstrip("+-").isdigit():
+            raise wrong_type
+        value = int(text)
+        if not 0 <= value < 2**63:  # what seeds, epochs and counts can be
+            raise ConfigError(f"parameter {name} must be an integer from 0 to 2**63 - 1, got {text!r}")
+        return value
+    if "float" in type_name:
+        try:
             return float(text)
-    except ValueError:
-        raise ConfigError(f"parameter {name} must be {type_name}, got {text!r}") from None
+        except ValueError:
+            raise wrong_type from None
     return text
 
 
@@ -271,7 +246,7 @@ def run(
     given = resolve_parameters(selected, parameters or {})
     out = out.resolve()  # the kernels run in notebooks/: a relative path would land there
     executed = out / "notebooks"
-    _make_folder(executed)
+    output_dir(executed)  # made, or a clear error where it cannot be
     total = time.perf_counter()
     for nb in selected:
         start = time.perf_counter()

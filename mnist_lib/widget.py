@@ -16,25 +16,16 @@ import base64
 import io
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anywidget
 import numpy as np
-import torch
 import traitlets
 from PIL import Image
-from torch import nn
 
 from . import draw
-
-LABELS = {"lenet5": "LeNet-5", "mlp": "MLP"}
-
-
-class RunLike(Protocol):
-    """What the widget needs of a run (`mnist_lib.runs.Run` has it)."""
-
-    model: nn.Module
-    resize: str
+from .augment import shift
+from .draw import LABELS, RunLike, analyse
 
 
 def png_uri(image: np.ndarray) -> str:
@@ -42,18 +33,6 @@ def png_uri(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, dtype=np.uint8), mode="L").save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def analyse(field: np.ndarray, lenet5: RunLike, mlp: RunLike) -> dict[str, Any]:
-    """Both models' probabilities for one MNIST field uint8 [28, 28], and LeNet-5's C1 maps
-    (each scaled to its own brightest pixel, as uint8 [6, 28, 28])."""
-    probs = {}
-    for name, run in (("lenet5", lenet5), ("mlp", mlp)):
-        probs[name] = draw.probabilities(run.model, draw.model_input(field, run.resize))[0]
-    maps = draw.c1_maps(lenet5.model, draw.model_input(field, lenet5.resize))
-    peak = maps.flatten(1).amax(1).clamp_min(1e-6)[:, None, None]
-    maps = (maps / peak * 255).round().to(torch.uint8).numpy()
-    return {"probs": probs, "maps": maps}
 
 
 class DigitWidget(anywidget.AnyWidget):
@@ -85,7 +64,7 @@ class DigitWidget(anywidget.AnyWidget):
     @property
     def field(self) -> np.ndarray:
         """What the models read now: the drawing made an MNIST field, then shifted."""
-        return draw.shift(
+        return shift(
             draw.to_mnist(draw.render_strokes(self.strokes, self.canvas_size, self.stroke_width)), *self.shift
         )
 
@@ -120,44 +99,3 @@ class DigitWidget(anywidget.AnyWidget):
             ],
             "ms": round(1000 * (time.perf_counter() - start), 1),
         }
-
-
-def pipeline_figure(drawing: np.ndarray, lenet5: RunLike, mlp: RunLike, shifts: tuple[int, ...] = (0,)):
-    """The widget's view, still: the drawing, the field the models read, both models'
-    probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`."""
-    import matplotlib.pyplot as plt
-
-    field0 = draw.to_mnist(drawing)
-    fig, axes = plt.subplots(
-        len(shifts),
-        9,
-        figsize=(15, 1.9 * len(shifts)),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]},
-    )
-    for row, dx in zip(axes, shifts):
-        field = draw.shift(field0, dx, 0)
-        out = analyse(field, lenet5, mlp)
-        row[0].imshow(drawing, cmap="gray")
-        row[0].set_title("drawing" if dx == 0 else "", fontsize=9)
-        row[1].imshow(field, cmap="gray")
-        row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
-        for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
-            row[2].bar(
-                np.arange(10) + offset,
-                probs.numpy(),
-                width=0.4,
-                label=f"{LABELS[name]}: {int(probs.argmax())}",
-            )
-        row[2].set_xticks(range(10))
-        row[2].set_ylim(0, 1)
-        row[2].legend(fontsize=8, loc="upper left")
-        row[2].set_title("class probabilities", fontsize=9)
-        for k, ax in enumerate(row[3:]):
-            ax.imshow(out["maps"][k], cmap="magma")
-            ax.set_title(f"C1 map {k + 1}", fontsize=9)
-        for ax in (*row[:2], *row[3:]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    return fig

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from mnist_lib.data import FILE_NAMES, ensure_mnist, find_file, repo_root
-from mnist_lib.errors import MnistLibError
-from mnist_lib.models import ModelConfig
-from mnist_lib.runs import Run, load_run, train_run
-from mnist_lib.train import DEFAULT_RECIPES
-from mnist_lib.tutorial import output_dir
+from mnist_lib.data import FILE_NAMES, ensure_mnist, find_file
+from mnist_lib.paths import OUTPUT_DIR_ENV, output_dir
+from mnist_lib.runs import Run, load_or_train
 
 
 @pytest.fixture(scope="session")
@@ -41,21 +39,11 @@ def data_copy(tmp_path: Path, data_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def trained_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Run]:
+def trained_runs(data_dir: Path) -> dict[str, Run]:
     """Both models with the default recipes, once per test session: notebook 03's runs if
-    this test run's output folder or outputs/ holds them, else trained now (about 15 s on
-    a CPU). Each Run's `folder` is where it lies."""
-    runs = {}
-    for name in ("lenet5", "mlp"):
-        for results in (output_dir(), repo_root() / "outputs"):
-            try:
-                runs[name] = load_run(results / "03_training" / name)
-                break
-            except MnistLibError:
-                pass
-        else:
-            folder = tmp_path_factory.mktemp("runs") / name
-            runs[name] = train_run(
-                folder, ModelConfig(name), DEFAULT_RECIPES[name], seed=0, device="cpu", plot=False, log=None
-            )
-    return runs
+    this test session has run it, else trained now (about 15 s on a CPU), by the one
+    load-or-train the notebooks use. Only the session's own output folder is read (the
+    root conftest.py points $MNIST_OUTPUT_DIR at a temporary one): never the user's
+    outputs/, where a run with other parameters may lie. Each Run's `folder` is where it lies."""
+    assert os.environ.get(OUTPUT_DIR_ENV), "the root conftest.py sets the session's output folder"
+    return load_or_train(output_dir(), device="cpu", data_dir=data_dir)

@@ -23,15 +23,6 @@ def test_confusion_per_class_and_most_confused():
     }
 
 
-def test_shift_moves_pixels_and_fills_with_zero():
-    x = torch.zeros(1, 1, 4, 4, dtype=torch.uint8)
-    x[0, 0, 1, 1] = 7
-    assert analysis.shift(x, 2, 0)[0, 0, 1, 3] == 7
-    assert analysis.shift(x, 0, -1)[0, 0, 0, 1] == 7
-    assert analysis.shift(x, 3, 0).sum() == 0  # moved out of the frame
-    assert torch.equal(analysis.shift(x, 0, 0), x)
-
-
 class _InkOnTheLeft(torch.nn.Module):
     """Says 0 when the brightest pixel is in columns 0-15, else 1."""
 

@@ -29,8 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_lib.data import repo_root
-from mnist_lib.tutorial import OUTPUT_DIR_ENV, output_dir
+from mnist_lib.paths import OUTPUT_DIR_ENV, output_dir, repo_root
 
 pytestmark = pytest.mark.browser
 

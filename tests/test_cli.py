@@ -64,7 +64,7 @@ def test_train_then_evaluate(tmp_path, data_dir, model, epochs):
 
 def test_help_lists_every_command():
     result = cli("--help")
-    for command in ("data", "train", "evaluate", "tutorial", "bench", "site"):
+    for command in ("data", "train", "evaluate", "tutorial", "site"):
         assert f"    {command}" in result.stdout
 
 

@@ -12,11 +12,9 @@ import torch
 from mnist_lib import data
 from mnist_lib.data import (
     MNISTFilesMissing,
-    default_data_dir,
     ensure_mnist,
     find_file,
     load_split,
-    repo_root,
 )
 from mnist_lib.errors import MNISTDataError
 
@@ -49,20 +47,6 @@ def test_the_validation_split_is_every_12th_training_image(data_dir):
     assert len(train[1]) == 55_000 and len(val[1]) == 5_000
     assert torch.equal(val[0], images[11::12]) and torch.equal(val[1], labels[11::12])
     assert torch.equal(torch.bincount(train[1]) + torch.bincount(val[1]), torch.tensor(TRAIN_COUNTS))
-
-
-def test_default_data_dir_is_repo_data_whatever_the_cwd(tmp_path, monkeypatch):
-    import mnist_lib
-
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert default_data_dir() == Path(mnist_lib.__file__).resolve().parents[1] / "data"
-    assert repo_root() != tmp_path
-
-
-def test_environment_variable_overrides_data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path))
-    assert default_data_dir() == tmp_path
 
 
 def test_files_in_torchvision_layout_and_raw_or_gz_are_found(tmp_path, data_dir):

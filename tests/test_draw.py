@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from mnist_lib import draw
+from mnist_lib.augment import shift
 from mnist_lib.batches import normalize, to_32x32
 from mnist_lib.data import load_split
 from mnist_lib.errors import ConfigError
@@ -90,16 +91,6 @@ def test_mnist_digits_are_already_in_their_form() -> None:
     assert np.abs(again.astype(int) - digits.astype(int)).mean() < 5
 
 
-def test_shift() -> None:
-    image = np.arange(16, dtype=np.uint8).reshape(4, 4) + 1
-    right = draw.shift(image, 1, 0)
-    assert (right[:, 0] == 0).all() and (right[:, 1:] == image[:, :3]).all()
-    up = draw.shift(image, 0, -2)
-    assert (up[:2] == image[2:]).all() and not up[2:].any()
-    assert (draw.shift(image, 0, 0) == image).all()
-    assert not draw.shift(image, 4, 0).any()
-
-
 def test_model_input_is_the_training_path() -> None:
     digits = load_split("test")[0][:3]
     for resize in ("resize", "pad"):
@@ -159,7 +150,7 @@ def test_widget_answers_each_stroke_within_a_second(runs: dict[str, Run]) -> Non
         assert all(abs(sum(m["probs"]) - 1) < 1e-2 for m in w.result["models"])
     w.shift = [4, 0]
     assert w.result["shift"] == [4, 0]
-    assert (w.field == draw.shift(draw.to_mnist(draw.render_strokes(ZERO)), 4, 0)).all()
+    assert (w.field == shift(draw.to_mnist(draw.render_strokes(ZERO)), 4, 0)).all()
     w.clear()
     assert w.shift == [0, 0] and w.strokes == [] and w.predictions == {"lenet5": None, "mlp": None}
 
@@ -209,3 +200,15 @@ def test_c1_maps_takes_exactly_one_input(shape) -> None:
 
     with pytest.raises(ConfigError, match=re.escape(f"got shape {list(shape)}")):
         draw.c1_maps(ModelConfig("lenet5").build(), torch.zeros(shape))
+
+
+def test_the_pipeline_figure_shows_what_the_widget_computes(runs) -> None:
+    from mnist_lib.plots import plot_pipeline
+
+    drawing = draw.render_strokes(ONE)
+    fig = plot_pipeline(drawing, runs["lenet5"], runs["mlp"], shifts=(0, 3))
+    assert len(fig.axes) == 2 * 9
+    for row, dx in enumerate((0, 3)):
+        out = draw.analyse(shift(draw.to_mnist(drawing), dx, 0), runs["lenet5"], runs["mlp"])
+        legend = [t.get_text() for t in fig.axes[row * 9 + 2].get_legend().get_texts()]
+        assert legend == [f"{draw.LABELS[n]}: {int(p.argmax())}" for n, p in out["probs"].items()]

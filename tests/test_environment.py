@@ -11,7 +11,7 @@ try:
 except ImportError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-from mnist_lib.data import repo_root
+from mnist_lib.paths import repo_root
 
 # conda's name for a package, where it differs from PyPI's
 CONDA_TO_PYPI = {"pytorch": "torch"}

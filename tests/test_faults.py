@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_lib import cli, data, runs
+from mnist_lib import cli, data, paths, runs
 from mnist_lib.errors import CheckpointError, ConfigError, MNISTDataError, MNISTFilesMissing, RunFolderError
 from mnist_lib.history import History
 from mnist_lib.idx import expected_size
@@ -282,7 +282,7 @@ def test_data_dir_failures_name_the_folder_given_not_the_environment(tmp_path, m
         assert data.DATA_DIR_ENV not in line
     assert not (tmp_path / "run").exists()
     # with no folder given, the environment variable is the way to point elsewhere
-    monkeypatch.setattr(data, "default_data_dir", lambda: folder)
+    monkeypatch.setattr(paths, "default_data_dir", lambda: folder)
     line = one_error_line(main_in_process(capsys, "data"))
     assert data.DATA_DIR_ENV in line and "--data-dir" not in line.split("Fix:")[1]
 

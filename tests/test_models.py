@@ -146,8 +146,15 @@ def test_model_configs_build_validate_and_round_trip():
         ModelConfig.from_dict({"name": "mlp", "widths": [3]})
 
 
-def test_pooling_and_relu_commute_so_the_order_is_free():
-    """max(relu(x)) == relu(max(x)): the notebook's conv-ReLU-pool reads as the paper."""
-    x = torch.randn(8, 6, 28, 28)
-    pool = torch.nn.MaxPool2d(2)
-    assert torch.equal(pool(torch.relu(x)), torch.relu(pool(x)))
+def test_the_c1_maps_shown_are_what_lenet5_pools():
+    """`draw.c1_maps`, the six maps notebook 07 and its widget show, is exactly what
+    LeNet-5's forward pass feeds its first pooling layer, S2."""
+    from mnist_lib.draw import c1_maps
+
+    torch.manual_seed(0)
+    model = LeNet5().eval()
+    x = torch.randn(1, 1, 32, 32)
+    seen = []
+    model.s2.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    model(x)
+    assert torch.equal(c1_maps(model, x), seen[0][0])

@@ -6,7 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 import torch
 
 from mnist_lib import plots
@@ -48,3 +50,26 @@ def test_overlaid_histories_and_confusion_and_grid():
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 12 and titles[1] == "true 1 / pred 0"
     assert plots.plot_images(images[:2], ["pad", "resize"]).axes[1].get_title() == "resize"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_inside_figures_have_one_panel_per_item():
+    w = torch.randn(7, 5, 5)
+    assert len(plots.plot_weights(w, [str(i) for i in range(7)], ncols=4).axes) == 8
+    stages = {"a": torch.rand(6, 28, 28), "b": torch.rand(16, 5, 5)}
+    assert len(plots.plot_feature_maps(stages).axes) == 2 * 16
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5)
+    fig = plots.plot_embeddings(
+        {"x": rng.normal(size=(50, 2)), "y": rng.normal(size=(50, 2))}, labels, {"x": "one", "y": "two"}
+    )
+    assert len(fig.axes) == 2
+    images = torch.rand(3, 1, 32, 32)
+    maps = {"m": torch.randn(3, 1, 32, 32), "n": torch.zeros(3, 1, 32, 32)}
+    fig = plots.plot_attributions(images, maps, {"m": ["1", "2", "3"], "n": ["4", "5", "6"]}, ["a", "b", "c"])
+    assert len(fig.axes) == 3 * 3

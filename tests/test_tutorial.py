@@ -11,21 +11,11 @@ import pytest
 from mnist_lib import tutorial
 
 
-def test_settings_follow_parameter_then_environment_then_default(tmp_path, monkeypatch):
-    monkeypatch.delenv(tutorial.OUTPUT_DIR_ENV, raising=False)
+def test_quick_mode_follows_parameter_then_environment(monkeypatch):
     monkeypatch.delenv(tutorial.QUICK_ENV, raising=False)
-    real_root = tutorial.repo_root()
-    monkeypatch.setattr(tutorial, "repo_root", lambda: tmp_path)
-    assert tutorial.output_dir() == tmp_path / "outputs" and (tmp_path / "outputs").is_dir()
-    monkeypatch.setattr(tutorial, "repo_root", lambda: real_root)
-    assert tutorial.output_dir(str(tmp_path / "p")) == tmp_path / "p" and (tmp_path / "p").is_dir()
-    monkeypatch.setenv(tutorial.OUTPUT_DIR_ENV, str(tmp_path / "env"))
-    assert tutorial.output_dir() == tmp_path / "env"
     assert tutorial.quick_mode() is False and tutorial.quick_mode(True) is True
     monkeypatch.setenv(tutorial.QUICK_ENV, "1")
     assert tutorial.quick_mode() is True
-    assert tutorial.shown(tutorial.repo_root() / "outputs" / "x.png") == "outputs/x.png"
-    assert tutorial.shown(tmp_path / "y.png") == str((tmp_path / "y.png").resolve())
 
 
 def test_the_notebooks_are_found_in_order():

@@ -1,5 +1,5 @@
-"""The speed benchmark: `python -m mnist_lib bench` (= `make bench`), about 3 to 5 minutes
-on 2 CPU cores.
+"""The speed benchmark: `python benchmarks/bench.py` (= `make bench`), about 3 to 5 minutes
+on 2 CPU cores. `--help` lists its options.
 
 Ratios first, measured in one run so that the machine is the same for both sides:
 
@@ -20,6 +20,7 @@ SGD with momentum. Results go to bench.json and time_to_accuracy.png in the out 
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -34,19 +35,23 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .batches import Batches, mnist_batches
-from .models import ModelConfig
-from .train import (
+from mnist_lib.atomic import atomic_path
+from mnist_lib.batches import Batches, mnist_batches
+from mnist_lib.data import find_file
+from mnist_lib.models import ModelConfig
+from mnist_lib.paths import default_data_dir, output_dir
+from mnist_lib.train import (
     DEFAULT_RECIPES,
     EVAL_BATCH_SIZE,
     device_description,
-    fit,
     make_optimizer,
     make_schedule,
     prepare,
     select_device,
     train_epoch,
+    train_model,
 )
 
 if TYPE_CHECKING:
@@ -176,7 +181,7 @@ def classic_loader(split: str, batch_size: int, shuffle: bool, limit: int | None
     """A DataLoader over the `MNIST` Dataset with `classic_transform`."""
     from torch.utils.data import DataLoader, Subset
 
-    from .dataset import MNIST
+    from mnist_lib.dataset import MNIST
 
     dataset = MNIST(mode=split, transform=classic_transform())
     if limit is not None:
@@ -203,9 +208,9 @@ def classic_epoch(name: str, device: torch.device, seed: int, limit: int | None 
     return time.perf_counter() - start
 
 
-def fast_epoch(name: str, train: Batches, seed: int) -> float:
+def fast_epoch(name: str, train: Batches, seed: int) -> tuple[float, nn.Module]:
     """Seconds of one `train_epoch` of mnist_lib's pipeline with the model's default recipe,
-    set up as `fit` sets it up (the schedule spans the whole recipe)."""
+    set up as `train_model` sets it up (the schedule spans the whole recipe), and the model."""
     recipe = DEFAULT_RECIPES[name]
     torch.manual_seed(seed)
     model = prepare(ModelConfig(name).build(), train.device)
@@ -214,7 +219,7 @@ def fast_epoch(name: str, train: Batches, seed: int) -> float:
     _sync(train.device)
     start = time.perf_counter()
     train_epoch(model, train, optimizer, schedule, recipe.label_smoothing)  # waits for the device
-    return time.perf_counter() - start
+    return time.perf_counter() - start, model
 
 
 def matmul_flops(device: torch.device, size: int = MATMUL_SIZE, reps: int = 5) -> dict[str, Any]:
@@ -261,12 +266,12 @@ def _epoch_line(epoch: int, test_acc: float) -> None:
 
 
 def cold_mnist_lib(name: str, device: str) -> None:
-    """In a fresh process: `fit` with the default recipe, measured on the test split."""
+    """In a fresh process: `train_model` with the default recipe, measured on the test split."""
     recipe = DEFAULT_RECIPES[name]
     torch.manual_seed(0)
     train = mnist_batches("train", recipe.batch_size, device=device, seed=0)
     test = mnist_batches("test", EVAL_BATCH_SIZE, device=device)
-    fit(
+    train_model(
         ModelConfig(name).build(),
         train,
         test,
@@ -325,20 +330,17 @@ def cold_run(args: Sequence[str], floor: float) -> dict[str, Any]:
     return run
 
 
-def _child(call: str) -> list[str]:
-    return ["-c", f"from mnist_lib import bench; bench.{call}"]
+def _child(function: str, *args: Any) -> list[str]:
+    """The arguments of a `python` that calls this file's `function(*args)`."""
+    return ["-c", f"import runpy; runpy.run_path({str(Path(__file__).resolve())!r})[{function!r}](*{args!r})"]
 
 
 def reference_script() -> Path:
-    from .data import repo_root
-
-    return repo_root() / "benchmarks" / "reference.py"
+    return Path(__file__).with_name("reference.py")
 
 
 def reference_data_dir() -> Path:
     """The folder holding the training images, which the reference script is given."""
-    from .data import default_data_dir, find_file
-
     found = find_file(default_data_dir(), "train-images-idx3-ubyte")
     if found is None:
         raise FileNotFoundError("MNIST is missing: run `python -m mnist_lib data` first")
@@ -388,8 +390,6 @@ def plot_time_to_accuracy(cold: dict[str, dict[str, Any]]) -> Figure:
 def write_results(results: dict[str, Any], out: str | os.PathLike[str]) -> tuple[Path, Path | None]:
     """bench.json (strict JSON) and, if there were cold runs, time_to_accuracy.png, each
     written atomically."""
-    from .atomic import atomic_path
-
     out = Path(out)
     text = json.dumps(results, indent=2, allow_nan=False)
     json_path = out / "bench.json"
@@ -399,7 +399,7 @@ def write_results(results: dict[str, Any], out: str | os.PathLike[str]) -> tuple
         return json_path, None
     import matplotlib.pyplot as plt
 
-    from .plots import save_figure
+    from mnist_lib.plots import save_figure
 
     png_path = out / "time_to_accuracy.png"
     fig = plot_time_to_accuracy(results["time_to_accuracy"])
@@ -446,15 +446,13 @@ def main(
     cold: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark, print it (ratios first), write bench.json and the plot into `out`
-    (default <repo>/outputs/bench), and return the results.
+    (default: `mnist_lib.paths.output_dir()`/bench), and return the results.
 
     `reps` epochs of mnist_lib's pipeline and `classic_reps` (at most `reps`) of the classic
     one are timed per model; `cold=False` skips the cold runs (section 3).
     """
-    from .data import repo_root
-
     device = select_device(device)
-    out = Path(out) if out is not None else repo_root() / "outputs" / "bench"
+    out = Path(out) if out is not None else output_dir() / "bench"
     classic_reps = max(1, min(classic_reps, reps))
     import torchvision
 
@@ -500,7 +498,7 @@ def main(
         for rep in range(reps):
             if rep < classic_reps:
                 classic.append(classic_epoch(name, device, rep))
-            fast.append(fast_epoch(name, train[name], rep))
+            fast.append(fast_epoch(name, train[name], rep)[0])
             print(
                 f"  {name} rep {rep + 1}/{reps}: mnist_lib {fast[-1]:.2f} s"
                 + (f", classic {classic[-1]:.2f} s" if rep < classic_reps else ""),
@@ -533,7 +531,7 @@ def main(
         for name in MODELS:
             floor = FLOORS[name]
             print(f"  cold runs, {name} ...", flush=True)
-            runs = {"mnist_lib": cold_run(_child(f"cold_mnist_lib({name!r}, {str(device)!r})"), floor)}
+            runs = {"mnist_lib": cold_run(_child("cold_mnist_lib", name, str(device)), floor)}
             if script.exists():
                 runs["reference"] = cold_run(
                     [
@@ -549,11 +547,10 @@ def main(
                     floor,
                 )
             if name == "lenet5":
-                call = (
-                    f"cold_classic({name!r}, {str(device)!r}, {time.time()!r}, "
-                    f"{CLASSIC_COLD_EPOCHS}, {CLASSIC_COLD_CAP_S})"
+                call = _child(
+                    "cold_classic", name, str(device), time.time(), CLASSIC_COLD_EPOCHS, CLASSIC_COLD_CAP_S
                 )
-                runs["classic"] = cold_run(_child(call), floor)
+                runs["classic"] = cold_run(call, floor)
             for pipeline, run in runs.items():
                 print(f"    {pipeline:9s} {_fmt_cold(run, floor)}", flush=True)
             ours = runs["mnist_lib"]["reached"]
@@ -613,3 +610,18 @@ def report(results: dict[str, Any]) -> None:
             "The machine was busy with other work: absolute times are unreliable, and with "
             "more than one thread even the ratios suffer (OMP_NUM_THREADS=1 helps)."
         )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda, mps")
+    parser.add_argument("--reps", type=int, default=5, help="timed epochs per pipeline")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for bench.json and the plot (default: outputs/bench)"
+    )
+    args = parser.parse_args()
+    if args.reps <= 0:
+        parser.error(f"--reps must be a positive integer, got {args.reps}")
+    main(device=args.device, reps=args.reps, out=args.out)
