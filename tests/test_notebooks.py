@@ -51,10 +51,24 @@ def test_outputs_show_no_warnings_local_paths_or_progress_bars(nb):
             assert "it/s]" not in text and "\\r" not in text
 
 
-def test_opens_with_its_aim_and_closes_with_takeaways_and_exercises(nb):
-    first, last = "".join(nb["cells"][0]["source"]), "".join(nb["cells"][-1]["source"])
+def is_solution(cell) -> bool:
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def test_opens_with_its_aim_and_closes_with_takeaways_exercises_and_solutions(nb):
+    """The last markdown cell holds the takeaways and exercises; only the exercises'
+    solutions may follow it: code cells tagged `solution`, collapsed so that a learner opens
+    them after trying, and run by nbval like every other cell so that they cannot rot."""
+    cells = nb["cells"]
+    first = "".join(cells[0]["source"])
     assert first.startswith("# ") and "**Aim.**" in first and "**Assumes.**" in first
-    assert "## Takeaways" in last and "## Exercises" in last
+    last_text = max(i for i, c in enumerate(cells) if c["cell_type"] == "markdown")
+    text = "".join(cells[last_text]["source"])
+    assert "## Takeaways" in text and "## Exercises" in text
+    for cell in cells[last_text + 1 :]:
+        assert cell["cell_type"] == "code" and is_solution(cell), "".join(cell["source"])[:80]
+        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+    assert not any(is_solution(c) for c in cells[:last_text]), "a solution before the exercises"
 
 
 def test_claims_sit_in_their_own_collapsed_cells(nb):
