@@ -93,6 +93,8 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
     """Render every `NN_*.ipynb` in `notebooks` (default: the repository's notebooks/) into
     the folder `out` (default: outputs/site), with index.html; return `out`."""
 
+    target = output_dir(out) if out else output_dir() / "site"  # an unwritable --out fails first
+    target.mkdir(exist_ok=True)
     source = Path(notebooks) if notebooks else notebooks_dir()
     paths = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
@@ -101,8 +103,6 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
             "give the folder of executed notebooks with --notebooks.",
         )
     read = [(p, _read(p)) for p in paths]  # every notebook checked before anything is written
-    target = output_dir(out) if out else output_dir() / "site"
-    target.mkdir(exist_ok=True)
     exporter = _exporter()
 
     pages = [(p.with_suffix(".html").name, title_of(nb) or p.stem) for p, nb in read]
