@@ -41,8 +41,8 @@ def plot_histories(
     histories: Mapping[str, History], title: str = "", floors: Mapping[str, float] | None = None
 ) -> Figure:
     """Loss and accuracy curves of several runs overlaid (training dashed, validation
-    solid). The accuracy axis shows the range the validation curves reach after their
-    first epoch; `floors` draws a dotted line per run at its target accuracy."""
+    solid). The accuracy axis shows every point of every curve, the first epoch's too;
+    `floors` draws a dotted line per run at its target accuracy."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     colors = sns.color_palette(n_colors=max(len(histories), 1))
     lowest = 100.0
@@ -52,8 +52,7 @@ def plot_histories(
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
             ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{prefix}training")
             ax.plot(epochs, h.column(f"val_{metric}"), "-o", ms=3, color=color, label=f"{prefix}validation")
-        later = h.column("val_acc")[1:] or h.column("val_acc")
-        lowest = min(lowest, *later)
+        lowest = min(lowest, *h.column("train_acc"), *h.column("val_acc"))
         if floors and floors.get(name):
             ax_acc.axhline(
                 floors[name], color=color, ls=":", lw=1.2, label=f"{prefix}floor {floors[name]:g}%"
@@ -147,13 +146,14 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> No
 
 def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
     """A block diagram of a convolutional network from its `params.parameter_table`: one
-    stack of squares per layer (channels x side, drawn to scale), then one bar per fully
-    connected layer, with the paper's name and the output shape under each."""
+    stack of squares per layer (channels x side, drawn to scale), then one bar per vector
+    (a fully connected layer, or maps of 1x1 such as LeNet-5's C5), with the paper's name
+    and the output shape under each."""
     fig, ax = plt.subplots(figsize=(12, 3.6))
     x, biggest = 0.0, 32.0
     rows = [("input", (1, 32, 32))] + list(zip(table["layer"], table["output shape"]))
     for name, shape in rows:
-        if len(shape) == 3:
+        if len(shape) == 3 and shape[-1] > 1:
             channels, side = shape[0], shape[-1]
             shown = min(channels, 6)  # a few stacked squares stand for many channels
             for i in range(shown):
@@ -170,20 +170,20 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
                 )
             width = side + (shown - 1) * 2.2
             label = f"{name}\n{channels}@{side}×{side}"
-        else:
+        else:  # a vector: a fully connected layer's output, or C maps of 1x1 (LeNet-5's C5)
             height = min(biggest, shape[0] / 4)
             ax.add_patch(
                 plt.Rectangle(
                     (x, (biggest - height) / 2),
                     3,
                     height,
-                    facecolor=plt.cm.Oranges(0.4),
+                    facecolor=plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4),
                     edgecolor="0.3",
                     lw=0.8,
                 )
             )
             width = 3
-            label = f"{name}\n{shape[0]}"
+            label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]}"
         ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
         x += width + 9
     ax.set(xlim=(-2, x - 5), ylim=(-14, biggest + 16), aspect="equal", title=title)
@@ -197,22 +197,37 @@ def plot_kernel_sliding(
     kernel: torch.Tensor,
     positions: Sequence[tuple[int, int]] = ((0, 0), (8, 12), (27, 27)),
 ) -> Figure:
-    """One k x k kernel sliding over an n x n image: the window at a few positions (left)
-    and the (n - k + 1) x (n - k + 1) map of its responses, the same positions marked."""
+    """One k x k kernel sliding over an n x n image: the window at a few positions (left),
+    the kernel's weights (middle) and the (n - k + 1) x (n - k + 1) map of its responses
+    (right), the same positions marked; each of the last two with its colour key."""
     import torch.nn.functional as F
 
     k, n = kernel.shape[-1], image.shape[-1]
-    response = F.conv2d(image.reshape(1, 1, n, n).float(), kernel.reshape(1, 1, k, k).float())[0, 0]
-    fig, (ax_in, ax_out) = plt.subplots(1, 2, figsize=(8, 4))
+    kernel = kernel.reshape(k, k).float()
+    response = F.conv2d(image.reshape(1, 1, n, n).float(), kernel.reshape(1, 1, k, k))[0, 0]
+    fig, (ax_in, ax_k, ax_out) = plt.subplots(
+        1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 0.55, 1]}
+    )
     ax_in.imshow(image.reshape(n, n).float().numpy(), cmap="gray_r")
-    ax_out.imshow(response.numpy(), cmap="RdBu_r")
+    limit = float(kernel.abs().max()) or 1.0
+    shown = ax_k.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (row, col), w in np.ndenumerate(kernel.numpy()):
+        dark = abs(w) > limit / 2  # white digits on the saturated colours
+        ax_k.text(
+            col, row, f"{w:g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
+        )
+    fig.colorbar(shown, ax=ax_k, shrink=0.6, label="weight")
+    limit = float(response.abs().max()) or 1.0
+    mapped = ax_out.imshow(response.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(mapped, ax=ax_out, shrink=0.8, label="response")
     colors = sns.color_palette(n_colors=len(positions))
     for color, (row, col) in zip(colors, positions):
         ax_in.add_patch(plt.Rectangle((col - 0.5, row - 0.5), k, k, fill=False, edgecolor=color, lw=2))
         ax_out.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=color, lw=2))
-    ax_in.set_title(f"input {n}×{n}, a {k}×{k} window at three places")
-    ax_out.set_title(f"response map {n - k + 1}×{n - k + 1} (= {n} − {k} + 1)")
-    for ax in (ax_in, ax_out):
+    ax_in.set_title(f"input {n}×{n}, a {k}×{k} window\nat three places", fontsize=10)
+    ax_k.set_title(f"the {k}×{k} kernel", fontsize=10)
+    ax_out.set_title(f"response map {n - k + 1}×{n - k + 1}\n(= {n} − {k} + 1)", fontsize=10)
+    for ax in (ax_in, ax_k, ax_out):
         ax.set(xticks=[], yticks=[])
     fig.tight_layout()
     return fig

@@ -34,7 +34,7 @@ def test_history_plot_has_the_four_curves(tmp_path):
     loss_ax, acc_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 3  # and the floor
     assert list(acc_ax.lines[1].get_ydata()) == [90, 91, 92]
-    assert acc_ax.get_ylim() == (90.0, 100.0)  # from just below the reached range
+    assert acc_ax.get_ylim() == (89.0, 100.0)  # from just below the lowest point: nothing clipped
     plots.save_figure(fig, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -73,3 +73,16 @@ def test_inside_figures_have_one_panel_per_item():
     maps = {"m": torch.randn(3, 1, 32, 32), "n": torch.zeros(3, 1, 32, 32)}
     fig = plots.plot_attributions(images, maps, {"m": ["1", "2", "3"], "n": ["4", "5", "6"]}, ["a", "b", "c"])
     assert len(fig.axes) == 3 * 3
+
+
+def test_architecture_draws_maps_of_1x1_as_one_bar():
+    """LeNet-5's C5 (120 maps of 1x1) is a vector: one bar, not a stack of tiny squares."""
+    from mnist_lib.models import LeNet5
+    from mnist_lib.params import parameter_table
+
+    fig = plots.plot_architecture(parameter_table(LeNet5()))
+    ax = fig.axes[0]
+    # input 1, C1 6, S2 6, C3 6, S4 6 squares; C5, F6 and the output one bar each
+    assert len(ax.patches) == 1 + 4 * 6 + 3
+    assert any(t.get_text() == "C5\n120@1×1" for t in ax.texts)
+    plt.close(fig)
