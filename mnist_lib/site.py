@@ -89,20 +89,30 @@ def _nav(here: str, pages: list[tuple[str, str]]) -> str:
     )
 
 
-def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None) -> Path:
-    """Render every `NN_*.ipynb` in `notebooks` (default: the repository's notebooks/) into
-    the folder `out` (default: outputs/site), with index.html; return `out`."""
-
-    target = output_dir(out) if out else output_dir() / "site"  # an unwritable --out fails first
-    target.mkdir(exist_ok=True)
-    source = Path(notebooks) if notebooks else notebooks_dir()
+def _read_all(source: Path) -> list[tuple[Path, dict]]:
+    """Every `NN_*.ipynb` in `source`, each checked to have run to the end."""
     paths = sorted(source.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         raise ConfigError(
             f"no notebooks (NN_name.ipynb) in {shown(source)}",
             "give the folder of executed notebooks with --notebooks.",
         )
-    read = [(p, _read(p)) for p in paths]  # every notebook checked before anything is written
+    return [(p, _read(p)) for p in paths]
+
+
+def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLike[str] | None = None) -> Path:
+    """Render every `NN_*.ipynb` in `notebooks` (default: the repository's notebooks/) into
+    the folder `out` (default: outputs/site), with index.html; return `out`."""
+
+    new = not (Path(out) if out else output_dir() / "site").exists()
+    target = output_dir(out) if out else output_dir() / "site"  # an unwritable --out fails first
+    target.mkdir(exist_ok=True)
+    try:
+        read = _read_all(Path(notebooks) if notebooks else notebooks_dir())
+    except ConfigError:
+        if new:  # a refused build leaves no empty site folder behind
+            target.rmdir()
+        raise
     exporter = _exporter()
 
     pages = [(p.with_suffix(".html").name, title_of(nb) or p.stem) for p, nb in read]
