@@ -190,7 +190,7 @@ def _convert(name: str, text: str, type_name: str) -> Any:
             raise wrong_type
         return text.lower() in ("true", "1", "yes")
     if "int" in type_name:
-        if not text.strip().lstrip("+-").isdigit():
+        if not text.strip().lstrip("+-").isdecimal():
             raise wrong_type
         value = int(text)
         if not 0 <= value < 2**63:  # what seeds, epochs and counts can be
@@ -211,12 +211,16 @@ def notebook_parameters(nb: Path) -> dict[str, dict[str, str]]:
     return papermill.inspect_notebook(str(nb))
 
 
-def resolve_parameters(selected: list[Path], given: dict[str, str]) -> dict[Path, dict[str, Any]]:
-    """Each selected notebook's share of `given` (NAME -> text), converted to its type.
+def resolve_parameters(
+    selected: list[Path], given: dict[str, str], base: dict[str, Any] | None = None
+) -> dict[Path, dict[str, Any]]:
+    """Each selected notebook's share of `base` (NAME -> value, e.g. OUTPUT_DIR) and of
+    `given` (NAME -> text, converted to the parameter's type; it wins over `base`).
 
-    A name that none of the selected notebooks declares is an error (papermill alone only
-    warns, and the notebook would run with its default: a claim checked for the wrong
-    settings). A notebook gets only the parameters it declares."""
+    A name in `given` that none of the selected notebooks declares is an error (papermill
+    alone only warns, and the notebook would run with its default: a claim checked for the
+    wrong settings). A notebook gets only the parameters it declares, so no notebook must
+    declare one that does nothing for it."""
     declared = {nb: notebook_parameters(nb) for nb in selected}
     unknown = sorted(n for n in given if not any(n in d for d in declared.values()))
     if unknown:
@@ -226,7 +230,8 @@ def resolve_parameters(selected: list[Path], given: dict[str, str]) -> dict[Path
             f"use some of {names} (`papermill --help-notebook NOTEBOOK` lists them).",
         )
     return {
-        nb: {n: _convert(n, v, d[n]["inferred_type_name"]) for n, v in given.items() if n in d}
+        nb: {n: v for n, v in (base or {}).items() if n in d}
+        | {n: _convert(n, v, d[n]["inferred_type_name"]) for n, v in given.items() if n in d}
         for nb, d in declared.items()
     }
 
@@ -243,8 +248,8 @@ def run(
         raise ConfigError(
             f"no notebook matches {only}", f"give prefixes of {[nb.name for nb in notebooks()]}."
         )
-    given = resolve_parameters(selected, parameters or {})
     out = out.resolve()  # the kernels run in notebooks/: a relative path would land there
+    given = resolve_parameters(selected, parameters or {}, {"OUTPUT_DIR": str(out), "QUICK": quick})
     executed = out / "notebooks"
     output_dir(executed)  # made, or a clear error where it cannot be
     total = time.perf_counter()
@@ -259,7 +264,7 @@ def run(
                 papermill.execute_notebook(
                     str(nb),
                     str(running),
-                    parameters={"OUTPUT_DIR": str(out), "QUICK": quick, **given[nb]},
+                    parameters=given[nb],
                     cwd=str(nb.parent),
                     progress_bar=False,
                     kernel_name="python3",
