@@ -100,11 +100,15 @@ def test_parameters_are_checked_against_what_the_notebooks_declare(fake_notebook
     fake_notebooks(
         "01_a.ipynb", "OUTPUT_DIR: str = ''\nQUICK: bool = False\nSEED: int = 0", "assert SEED == 3"
     )
-    fake_notebooks("02_b.ipynb", "OUTPUT_DIR: str = ''\nQUICK: bool = False", "assert 'SEED' not in dir()")
+    fake_notebooks(
+        "02_b.ipynb", "OUTPUT_DIR: str = ''", "assert 'SEED' not in dir() and 'QUICK' not in dir()"
+    )
     with pytest.raises(ConfigError, match="no selected notebook has the parameter\\(s\\) \\['NOPE'\\]"):
         tutorial.run(tmp_path / "out", parameters={"NOPE": "1"})
     with pytest.raises(ConfigError, match="parameter SEED must be int, got 'x'"):
         tutorial.run(tmp_path / "out", parameters={"SEED": "x"})
+    with pytest.raises(ConfigError, match="parameter SEED must be int, got '²'"):
+        tutorial.run(tmp_path / "out", parameters={"SEED": "²"})  # a digit to isdigit(), not to int()
     assert not (tmp_path / "out").exists()  # refused before anything ran
     # a notebook gets only the parameters it declares
     assert tutorial.run(tmp_path / "out", parameters={"SEED": "3"}) == 0
