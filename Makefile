@@ -11,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: tutorial test setup data bench lab site lint check-claims lock notebooks clean-outputs
+.PHONY: tutorial test setup data bench gpu-check lab site lint check-claims lock notebooks clean-outputs
 
 tutorial: data
 	$(PY) -m mnist_lib tutorial
@@ -33,6 +33,11 @@ data: setup
 
 bench: data
 	$(PY) benchmarks/bench.py
+
+# On a machine with CUDA: the test suite, notebook 03 and the benchmark on the GPU, with
+# their figures in outputs/gpu-check/gpu_check.json (benchmarks/gpu_check.py says what).
+gpu-check: data
+	$(PY) benchmarks/gpu_check.py
 
 site: setup
 	$(PY) -m mnist_lib site

@@ -168,3 +168,13 @@ def test_the_reference_reader_gives_mnist(data_dir):
     assert x.shape == (10_000, 1, 32, 32) and x.dtype == torch.float32
     assert torch.equal(y, labels)  # the same bytes mnist_lib reads and verifies
     assert torch.equal(torch.from_numpy(ref["read_idx"](folder / "t10k-images-idx3-ubyte").copy()), images)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check would run")
+def test_gpu_check_without_cuda_stops_at_once_with_one_line():
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gpu_check.py")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: no CUDA GPU is visible") and done.stderr.count("\n") == 1
+    assert "--device cpu" in done.stderr and not done.stdout
