@@ -397,7 +397,7 @@ def plot_pipeline(
         row[2].set_title("class probabilities", fontsize=9)
         for k, ax in enumerate(row[3:]):
             ax.imshow(out["maps"][k], cmap="magma")
-            ax.set_title(f"C1 map {k + 1}", fontsize=9)
+            ax.set_title(f"C1 filter {k}", fontsize=9)
         for ax in (*row[:2], *row[3:]):
             ax.set_xticks([])
             ax.set_yticks([])

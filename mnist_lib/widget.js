@@ -55,8 +55,8 @@ function render({ model, el: host }) {
   for (let k = 0; k < 6; k++) {
     const figure = el("figure");
     const img = el("img");
-    img.alt = `C1 feature map ${k + 1}`;
-    figure.append(img, el("figcaption", "", `C1 ${k + 1}`));
+    img.alt = `C1 filter ${k}`;
+    figure.append(img, el("figcaption", "", `C1 filter ${k}`));
     maps.append(figure);
     mapImgs.push(img);
   }
