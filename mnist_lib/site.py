@@ -7,17 +7,27 @@ prose) are left out of the pages; links between notebooks point at their pages. 
 link is relative, so the folder can be opened from disk or served from anywhere. A
 notebook that did not run to the end (a cell that never ran, or raised) is refused: its
 page would show results that its claims never checked.
+
+It also writes draw.html, the drawing page: notebook 07's widget without a kernel. Both
+models of notebook 03's runs (in output_dir()/03_training) are exported with
+`export.export_onnx` and run in the browser by onnxruntime-web, which npm installs at the
+version pinned in site/package-lock.json; only the three files the page needs are copied.
+Without npm, network or trained runs, the notebook pages are still written and one line
+says why the drawing page is not.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
-from .errors import ConfigError
-from .paths import notebooks_dir, output_dir, shown
+from .errors import CheckpointError, ConfigError, MnistLibError
+from .paths import notebooks_dir, output_dir, repo_root, shown
 
 REMOVED_TAGS = {"claim"}
 # A relative link to a notebook, in an href: made to point at its page. Links with a
@@ -61,6 +71,75 @@ def _read(path: Path) -> dict:
     return nb
 
 
+# onnxruntime-web's ES module for the WebAssembly backend, and the two files it loads.
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+
+
+def _runtime(sources: Path) -> Path:
+    """onnxruntime-web's dist/ folder, first installed with `npm ci` (exactly the version
+    of package-lock.json) if it is missing or another version."""
+    package = sources / "node_modules" / "onnxruntime-web"
+    wanted = json.loads((sources / "package.json").read_text())["dependencies"]["onnxruntime-web"]
+    installed = package / "package.json"
+    complete = all((package / "dist" / name).is_file() for name in ORT_FILES)
+    if complete and installed.is_file() and json.loads(installed.read_text())["version"] == wanted:
+        return package / "dist"
+    npm = shutil.which("npm")
+    fix = "install Node.js with npm (https://nodejs.org) and make site again."
+    if npm is None:
+        raise ConfigError("npm is missing, so onnxruntime-web cannot be installed.", fix)
+    try:
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"], cwd=sources, capture_output=True, text=True, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        done = subprocess.CompletedProcess([], 1, "", "it took over 600 s")
+    if done.returncode != 0:
+        why = next((line for line in done.stderr.splitlines() if "npm error" in line), "no message")
+        raise ConfigError(
+            f"`npm ci` could not install onnxruntime-web ({why}).",
+            "check that the npm registry can be reached (or copy site/node_modules from a machine "
+            "where `npm ci` ran) and make site again.",
+        )
+    return package / "dist"
+
+
+def _drawing_page(target: Path) -> bool:
+    """Write draw.html, its script, onnxruntime-web and both models into `target`; True if
+    written, else False after one line saying why not and what to do."""
+    from .export import export_onnx
+    from .runs import load_run
+
+    sources = repo_root() / "site"
+    folder = output_dir() / "03_training"
+    try:
+        runtime = _runtime(sources)
+        try:
+            runs = {name: load_run(folder / name) for name in ("lenet5", "mlp")}
+        except CheckpointError:
+            raise ConfigError(
+                f"no trained models in {shown(folder)}.",
+                "run notebook 03 (`python -m mnist_lib tutorial --only 03`) and make site again.",
+            ) from None
+    except MnistLibError as e:
+        print(f"the drawing page (draw.html) was not built: {e}")
+        return False
+    (target / "models").mkdir(exist_ok=True)
+    (target / "ort").mkdir(exist_ok=True)
+    for name, run in runs.items():
+        export_onnx(run.model, run.resize, target / "models" / f"{name}.onnx")
+    for name in ORT_FILES:
+        shutil.copyfile(runtime / name, target / "ort" / name)
+    for name in ("draw.html", "draw.js"):
+        shutil.copyfile(sources / name, target / name)
+    size = {d: sum(f.stat().st_size for f in (target / d).iterdir()) for d in ("models", "ort")}
+    print(
+        f"wrote {shown(target / 'draw.html')}: the models {size['models']:,} bytes, "
+        f"onnxruntime-web {size['ort']:,} bytes"
+    )
+    return True
+
+
 def _exporter():
     from nbconvert import HTMLExporter
     from traitlets.config import Config
@@ -74,10 +153,12 @@ def _exporter():
     return exporter
 
 
-def _nav(here: str, pages: list[tuple[str, str]]) -> str:
-    """A line of links: contents, previous and next page."""
+def _nav(here: str, pages: list[tuple[str, str]], drawing: bool = False) -> str:
+    """A line of links: contents, previous and next page (and the drawing page)."""
     names = [p for p, _ in pages]
     links = ['<a href="index.html">Contents</a>']
+    if drawing:
+        links.append('<a href="draw.html">Draw a digit (runs in your browser)</a>')
     i = names.index(here)
     if i > 0:
         links.append(f'<a href="{names[i - 1]}">&larr; {html.escape(pages[i - 1][1])}</a>')
@@ -114,17 +195,24 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
             target.rmdir()
         raise
     exporter = _exporter()
+    drawing = _drawing_page(target)
 
     pages = [(p.with_suffix(".html").name, title_of(nb) or p.stem) for p, nb in read]
     for (_, nb), (page, title) in zip(read, pages):
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
         body = NOTEBOOK_HREF.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
-        nav = _nav(page, pages)
+        nav = _nav(page, pages, drawing)
         body = re.sub(r"(<body[^>]*>)", lambda m, nav=nav: m.group(1) + nav, body, count=1)
         (target / page).write_text(body, encoding="utf-8")
         print(f"wrote {shown(target / page)}")
 
     items = "\n".join(f'<li><a href="{page}">{html.escape(title)}</a></li>' for page, title in pages)
+    draw_link = (
+        '<p><a href="draw.html">Draw a digit</a>: both models run in the page, no kernel needed.</p>'
+        if drawing
+        else ""
+    )
+
     (target / "index.html").write_text(
         f"""<!DOCTYPE html>
 <html lang="en">
@@ -139,6 +227,7 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
 <ol class="contents">
 {items}
 </ol>
+{draw_link}
 </body>
 </html>
 """,

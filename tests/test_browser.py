@@ -3,13 +3,16 @@
 Starts JupyterLab headless on 127.0.0.1 over a temporary copy of notebook 07, drives
 Chromium with Playwright, runs the notebook, draws a 1 and a 0 with the mouse and reads
 both models' answers from the widget. Then builds the site from the committed notebooks
-and checks that every page loads with its figures and that no relative link is broken.
+and checks that every page loads with its figures and that no relative link is broken, and
+that the drawing page, with onnxruntime-web and no kernel, makes the same MNIST fields and
+gets the same probabilities as PyTorch, and reads digits drawn with the mouse.
 Screenshots go to output_dir()/browser. Skipped, with the reason, only where no browser
 can be had (no /usr/bin/chromium, or no Playwright).
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import json
@@ -27,8 +30,11 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mnist_lib import draw
+from mnist_lib.data import load_split
 from mnist_lib.paths import OUTPUT_DIR_ENV, output_dir, repo_root
 
 pytestmark = pytest.mark.browser
@@ -249,8 +255,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The site built from the committed notebooks, served over HTTP on 127.0.0.1."""
+def site(tmp_path_factory: pytest.TempPathFactory, trained_runs) -> Iterator[tuple[str, Path]]:
+    """The site built from the committed notebooks and the session's trained runs (for the
+    drawing page), served over HTTP on 127.0.0.1."""
     from mnist_lib import site as site_module
 
     folder = site_module.build(None, tmp_path_factory.mktemp("site"))
@@ -306,3 +313,88 @@ def test_site_pages_load_with_figures_and_links(browser, site, shots: Path) -> N
         text = page.content()
         assert str(repo_root()) not in text, name
     page.close()
+
+
+DIGITS = 100  # test digits drawn on the page and compared with PyTorch
+
+
+def test_drawing_page_gives_pytorchs_answers(browser, site, trained_runs, shots: Path) -> None:
+    """The page's to_mnist equals draw.to_mnist, its models (onnxruntime-web) give
+    PyTorch's probabilities and C1 maps, and digits drawn with the mouse read right."""
+    url, folder = site
+    if not (folder / "draw.html").is_file():
+        pytest.skip("no drawing page: `python -m mnist_lib site` says why (npm missing or offline)")
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    _offline(page, url)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{url}/draw.html")
+        page.locator("body[data-ready='1']").wait_for(timeout=60_000)
+        print(f"first prediction {page.locator('body').get_attribute('data-ready-ms')} ms after the request")
+
+        images, _ = load_split("test")
+        rng = np.random.default_rng(0)
+        index = rng.choice(len(images), DIGITS, replace=False)
+        drawings = [
+            draw.as_drawing(images[i].numpy(), rng.uniform(5, 11), tuple(rng.uniform(0, 1, 2))) for i in index
+        ]
+        fields = np.stack([draw.to_mnist(d) for d in drawings])
+        # One call for all the drawings, each as base64 bytes: a list of numbers is slow to pass.
+        page_fields = page.evaluate(
+            """([inks, n]) => inks.map((b64) =>
+                mnistField(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), n, n))""",
+            [[base64.b64encode(d.tobytes()).decode() for d in drawings], draw.CANVAS],
+        )
+        page_fields = np.array(page_fields, dtype=np.uint8).reshape(fields.shape)
+        assert (page_fields == fields).all(axis=(1, 2)).sum() == DIGITS
+
+        answers = page.evaluate(
+            """async (fields) => {
+                const out = [];
+                for (const f of fields) out.push(await mnistPredict(f));
+                return out.map((a, i) => ({...a, lenet5: {probs: a.lenet5.probs, c1: i < 10 ? Array.from(a.lenet5.c1) : null}}));
+            }""",
+            fields.reshape(DIGITS, -1).tolist(),
+        )
+        for name, run in trained_runs.items():
+            x = draw.model_input(fields, run.resize)
+            expected = draw.probabilities(run.model, x).numpy()
+            got = np.array([a[name]["probs"] for a in answers])
+            assert (got.argmax(1) == expected.argmax(1)).all(), name
+            assert np.abs(got - expected).max() < 1e-4, name
+            print(f"{name}: {DIGITS} digits, max probability difference {np.abs(got - expected).max():.1e}")
+        c1 = np.array([a["lenet5"]["c1"] for a in answers[:10]]).reshape(10, 6, 28, 28)
+        lenet = trained_runs["lenet5"]
+        expected_c1 = np.stack(
+            [draw.c1_maps(lenet.model, draw.model_input(f, lenet.resize)) for f in fields[:10]]
+        )
+        assert np.abs(c1 - expected_c1).max() < 1e-4
+
+        canvas = page.locator("#pad")
+        strokes = {
+            "1": [(142, 40), (140, 140), (138, 240)],
+            "0": [
+                (140 + 60 * math.sin(t * math.pi / 12), 140 - 95 * math.cos(t * math.pi / 12))
+                for t in range(25)
+            ],
+        }
+        read = {}
+        for digit, points in strokes.items():
+            page.locator("#clear").click()
+            page.locator("body[data-strokes='0']").wait_for(timeout=10_000)
+            _draw(page, canvas, points)
+            page.locator("body[data-strokes='1']").wait_for(timeout=10_000)
+            read[digit] = {m: page.locator("body").get_attribute(f"data-top-{m}") for m in ("lenet5", "mlp")}
+            page.screenshot(path=str(shots / f"draw_page_{digit}.png"), full_page=True)
+        assert read == {"1": {"lenet5": "1", "mlp": "1"}, "0": {"lenet5": "0", "mlp": "0"}}
+        page.locator("[data-shift='1,0']").click()
+        page.locator("#caption", has_text="shifted 2 right").wait_for(timeout=10_000)
+        assert not errors, errors
+    except Exception:
+        page.screenshot(path=str(shots / "draw_page_failure.png"))
+        print("browser console errors:", *errors[-20:], sep="\n")
+        raise
+    finally:
+        page.close()

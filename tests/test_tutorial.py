@@ -27,6 +27,7 @@ def test_the_notebooks_are_found_in_order():
         "05_regularization.ipynb",
         "06_inside_the_models.ipynb",
         "07_draw_a_digit.ipynb",
+        "08_shipping_the_models.ipynb",
     ]
 
 
