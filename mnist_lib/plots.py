@@ -41,12 +41,13 @@ def plot_histories(
     histories: Mapping[str, History], title: str = "", floors: Mapping[str, float] | None = None
 ) -> Figure:
     """Loss and accuracy curves of several runs overlaid (training dashed, validation
-    solid). The accuracy axis shows every point of every curve, the first epoch's too;
-    `floors` draws a dotted line per run at its target accuracy."""
+    solid), each model in its colour. The accuracy axis shows every point of every curve,
+    the first epoch's too; `floors` draws a dotted line per run at its target accuracy."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = sns.color_palette(n_colors=max(len(histories), 1))
+    palette = sns.color_palette(n_colors=max(len(histories), 1))
     lowest = 100.0
-    for color, (name, h) in zip(colors, histories.items()):
+    for other_color, (name, h) in zip(palette, histories.items()):
+        color = MODEL_COLORS.get(name, other_color)
         epochs = h.column("epoch")
         prefix = f"{name} " if name else ""
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):

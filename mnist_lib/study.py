@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -83,6 +84,7 @@ def _one(
     data_dir: str | None,
     train_limit: int | None,
 ) -> tuple[dict[str, Any], History]:
+    started = time.perf_counter()
     run = train_run(
         folder,
         variant.config(),
@@ -96,7 +98,10 @@ def _one(
         plot=False,
         log=None,
     )
-    return row_of(variant.name, run), run.history
+    row = row_of(variant.name, run)
+    # A run trained now took at least its own recorded wall time; a reused one, a moment.
+    row["loaded"] = time.perf_counter() - started < run.meta.get("wall_seconds", 0.0)
+    return row, run.history
 
 
 def row_of(variant: str, run: Run) -> dict[str, Any]:
@@ -147,7 +152,9 @@ def run_study(
         if log is not None:
             log(
                 f"{row['variant']:<20} seed {row['seed']}: validation accuracy "
-                f"{row['val_acc']:.2f}%, loss {row['val_loss']:.4f} ({row['seconds']:.0f} s)"
+                f"{row['val_acc']:.2f}%, loss {row['val_loss']:.4f} "
+                + ("(loaded: trained earlier" if row.get("loaded") else "(trained")
+                + f" in {row['seconds']:.0f} s)"
             )
 
     if workers <= 1:

@@ -158,13 +158,26 @@ def select_device(requested: str | torch.device | None = "auto") -> torch.device
     return device
 
 
+def cpu_name() -> str:
+    """The CPU's model name where the system says it (Linux), else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model"):  # x86 and Arm spell it so
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device) -> str:
     """A human-readable name: the GPU's name, or the CPU, its vector kernels and threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_name()
     threads = torch.get_num_threads()
     kernels = torch.backends.cpu.get_cpu_capability()
     return f"CPU {cpu}, {kernels} kernels, {threads} thread{'s' if threads != 1 else ''}"

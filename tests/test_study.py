@@ -75,7 +75,8 @@ def test_parallel_runs_give_the_same_results_and_finished_runs_are_loaded(data_d
     assert two[columns].equals(one[columns]) and again[columns].equals(one[columns])
     assert set(histories) == {("baseline", 0), ("ls", 0)}
     assert (tmp_path / "two" / "ls" / "seed-0" / "run.json").is_file()
-    assert len(lines) == 2
+    assert len(lines) == 2 and all("(loaded: trained earlier in" in line for line in lines), lines
+    assert not one["loaded"].any() and not two["loaded"].any() and again["loaded"].all()
 
 
 def test_summary_and_mean_curves():
