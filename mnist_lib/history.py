@@ -1,4 +1,5 @@
-"""Per-epoch training history: one row per epoch, written as CSV."""
+"""Training history: one row per epoch, written as CSV, and the training loss at a finer
+grain (per tenth of an epoch), for curves that show more than a point per epoch."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from pathlib import Path
 from .atomic import atomic_path
 
 COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+STEPS_PER_EPOCH = 10  # points of `History.steps` per epoch
 
 
 @dataclass
 class History:
-    """One row per epoch (see `COLUMNS`; accuracies in percent, `seconds` of training)."""
+    """One row per epoch (see `COLUMNS`; accuracies in percent, `seconds` of training), and
+    `steps`: the mean training loss over each tenth of an epoch's steps, as [epoch, loss]
+    with the epoch counted in fractions (0.1 is the end of the first epoch's first tenth)."""
 
     rows: list[dict[str, float]] = field(default_factory=list)
+    steps: list[list[float]] = field(default_factory=list)
 
     def append(self, **row: float) -> None:
         if set(row) != set(COLUMNS):

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .atomic import atomic_path
+from .draw import LABELS
 from .history import History
 
 if TYPE_CHECKING:
@@ -41,7 +42,8 @@ def plot_histories(
     histories: Mapping[str, History], title: str = "", floors: Mapping[str, float] | None = None
 ) -> Figure:
     """Loss and accuracy curves of several runs overlaid (training dashed, validation
-    solid), each model in its colour. The accuracy axis shows every point of every curve,
+    solid), each model in its colour; the training loss per tenth of an epoch where the
+    history has it (`History.steps`). The accuracy axis shows every point of every curve,
     the first epoch's too; `floors` draws a dotted line per run at its target accuracy."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     palette = sns.color_palette(n_colors=max(len(histories), 1))
@@ -49,9 +51,13 @@ def plot_histories(
     for other_color, (name, h) in zip(palette, histories.items()):
         color = MODEL_COLORS.get(name, other_color)
         epochs = h.column("epoch")
-        prefix = f"{name} " if name else ""
+        prefix = f"{LABELS.get(name, name)} " if name else ""
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
-            ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{prefix}training")
+            if metric == "loss" and h.steps:  # the finer grain, where the run recorded it
+                at, loss = zip(*h.steps)
+                ax.plot(at, loss, "--", color=color, lw=1, label=f"{prefix}training, per tenth of an epoch")
+            else:
+                ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{prefix}training")
             ax.plot(epochs, h.column(f"val_{metric}"), "-o", ms=3, color=color, label=f"{prefix}validation")
         lowest = min(lowest, *h.column("train_acc"), *h.column("val_acc"))
         if floors and floors.get(name):
@@ -59,7 +65,8 @@ def plot_histories(
                 floors[name], color=color, ls=":", lw=1.2, label=f"{prefix}floor {floors[name]:g}%"
             )
             lowest = min(lowest, floors[name])
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    # On a log scale the late epochs, where training and validation part, stay readable.
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (log scale)", title="Loss", yscale="log")
     ax_acc.set(
         xlabel="epoch", ylabel="accuracy (%)", title="Accuracy", ylim=(max(0.0, math.floor(lowest - 1)), 100)
     )
@@ -368,7 +375,7 @@ def plot_pipeline(
     """The widget's view, still: the drawing, the field the models read, both models'
     probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`."""
     from .augment import shift
-    from .draw import LABELS, analyse, to_mnist
+    from .draw import analyse, to_mnist
 
     field0 = to_mnist(drawing)
     fig, axes = plt.subplots(

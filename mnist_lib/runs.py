@@ -250,6 +250,7 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
         "seed": run.seed,
         "resize": run.resize,
         "history": run.history.rows,
+        "steps": run.history.steps,
         "test": {"loss": run.test_loss, "acc": run.test_acc},
         "meta": run.meta,
     }
@@ -353,7 +354,7 @@ def load_run(folder: str | os.PathLike[str], device: str | torch.device = "cpu")
             seed=int(record["seed"]),
             resize=resize,
             model=model,
-            history=History(rows=record["history"]),
+            history=History(rows=record["history"], steps=record.get("steps", [])),
             test_loss=record["test"]["loss"],
             test_acc=record["test"]["acc"],
             meta=record["meta"],

@@ -28,7 +28,7 @@ from torch import nn
 from .augment import RandomAffine
 from .batches import Batches
 from .errors import ConfigError, DeviceUnavailable, TrainingDiverged
-from .history import History
+from .history import STEPS_PER_EPOCH, History
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("onecycle", "constant")
@@ -228,12 +228,16 @@ def train_epoch(
     optimizer: torch.optim.Optimizer,
     schedule: torch.optim.lr_scheduler.LRScheduler,
     label_smoothing: float = 0.0,
+    step_losses: list[float] | None = None,
 ) -> tuple[float, float]:
     """One pass over `batches`, one optimizer step per batch. Returns the running mean of
     the loss being minimized and the running accuracy (percent), both in training mode.
-    They stay on the device until the end, so a GPU is waited for once per epoch."""
+    They stay on the device until the end, so a GPU is waited for once per epoch. Given a
+    list, `step_losses` gets the mean loss of each tenth of the epoch's steps (of each step,
+    where an epoch has fewer than ten)."""
     model.train()
     loss_sum = torch.zeros((), device=batches.device)
+    losses = []  # each step's, to average over tenths of the epoch
     correct = torch.zeros((), device=batches.device, dtype=torch.long)
     for images, labels in batches:
         logits = model(images)
@@ -243,7 +247,11 @@ def train_epoch(
         optimizer.step()
         schedule.step()
         loss_sum += loss.detach() * len(labels)
+        losses.append(loss.detach())
         correct += (logits.argmax(1) == labels).sum()
+    if step_losses is not None:
+        tenths = torch.stack(losses).double().cpu().tensor_split(min(STEPS_PER_EPOCH, len(losses)))
+        step_losses.extend(part.mean().item() for part in tenths)
     return loss_sum.item() / batches.num_samples, 100.0 * correct.item() / batches.num_samples
 
 
@@ -289,6 +297,7 @@ class TrainingState:
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": cuda,
             "rows": self.history.rows,
+            "steps": self.history.steps,
         }
 
     def load(self, saved: dict[str, Any]) -> None:
@@ -301,6 +310,7 @@ class TrainingState:
         if saved["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
         self.history.rows = [dict(r) for r in saved["rows"]]
+        self.history.steps = [list(s) for s in saved.get("steps", [])]
 
 
 def train_model(
@@ -333,7 +343,10 @@ def train_model(
     last = recipe.epochs if stop_after is None else min(stop_after, recipe.epochs)
     for epoch in range(len(state.history.rows) + 1, last + 1):
         start = time.perf_counter()
-        train_loss, train_acc = train_epoch(model, train, optimizer, schedule, recipe.label_smoothing)
+        step_losses: list[float] = []
+        train_loss, train_acc = train_epoch(
+            model, train, optimizer, schedule, recipe.label_smoothing, step_losses
+        )
         seconds = time.perf_counter() - start
         if not math.isfinite(train_loss):
             raise TrainingDiverged(
@@ -350,6 +363,9 @@ def train_model(
             val_acc=val_acc,
             seconds=seconds,
         )
+        state.history.steps += [
+            [epoch - 1 + (i + 1) / len(step_losses), loss] for i, loss in enumerate(step_losses)
+        ]
         if log is not None:
             log(
                 f"{name} epoch {epoch:2d}/{recipe.epochs}  train loss {train_loss:.4f} acc "

@@ -39,6 +39,14 @@ def test_history_plot_has_the_four_curves(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_training_loss_is_drawn_per_tenth_of_an_epoch_where_recorded():
+    h = history()
+    h.steps = [[e / 10, 2.0 - e / 20] for e in range(1, 31)]
+    loss_ax, _ = plots.plot_history(h).axes
+    assert list(loss_ax.lines[0].get_xdata()) == [e / 10 for e in range(1, 31)]
+    assert list(loss_ax.lines[1].get_xdata()) == [1, 2, 3]  # validation: once an epoch
+
+
 def test_overlaid_histories_and_confusion_and_grid():
     fig = plots.plot_histories({"a": history(), "b": history(1.0)})
     assert len(fig.axes[1].lines) == 4

@@ -317,6 +317,7 @@ def test_a_killed_run_resumes_to_the_same_weights_and_history(tmp_path, data_dir
         assert torch.equal(a[key], b[key]), f"{key} differs after resuming"
     assert rows_without_seconds(full) == rows_without_seconds(resumed)
     assert load_run(full).test_acc == load_run(resumed).test_acc
+    assert load_run(full).history.steps == load_run(resumed).history.steps  # the finer curve too
 
 
 # Ctrl-C through the command line. The CLI has no option to train on part of the data, so

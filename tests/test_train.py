@@ -120,7 +120,7 @@ def test_a_run_folder_holds_the_run_and_loads_back(data_dir, tmp_path):
         ModelConfig("mlp"),
         Recipe(epochs=2, batch_size=256, lr=3e-3),
         device="cpu",
-        train_limit=2048,
+        train_limit=2560,  # ten steps an epoch
         log=lines.append,
     )
     assert sorted(p.name for p in (tmp_path / "mlp").iterdir()) == [
@@ -142,6 +142,13 @@ def test_a_run_folder_holds_the_run_and_loads_back(data_dir, tmp_path):
         run.test_acc,
     )
     assert loaded.history.rows == run.history.rows and not loaded.model.training
+    # The training loss per tenth of an epoch: ten points an epoch, at 0.1, 0.2, ... 2.0,
+    # whose mean (a step each here) is the epoch's running loss.
+    at, losses = zip(*loaded.history.steps)
+    assert loaded.history.steps == run.history.steps and len(at) == 20
+    assert at[9] == 1.0 and at[-1] == 2.0 and sorted(at) == list(at)
+    assert sum(losses[:10]) / 10 == pytest.approx(run.history.rows[0]["train_loss"], rel=1e-3)
+    assert losses[0] > losses[9]  # the first tenth, from random weights, is the worst
     for a, b in zip(run.model.state_dict().values(), loaded.model.state_dict().values()):
         assert torch.equal(a.cpu(), b)
     raw = torch.load(tmp_path / "mlp" / "model.pt", weights_only=True)
