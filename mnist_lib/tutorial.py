@@ -11,6 +11,7 @@ keeps no executed copy of the notebook it interrupted.
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import signal
 import sys
@@ -236,6 +237,21 @@ def resolve_parameters(
     }
 
 
+DURATIONS = "durations.csv"
+
+
+def write_durations(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Record how long each notebook took, and on what (rewritten after each notebook)."""
+    from .train import device_description, select_device
+
+    machine = device_description(select_device())
+    day = time.strftime("%Y-%m-%d")
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["notebook", "seconds", "machine", "date"])
+        writer.writeheader()
+        writer.writerows({**row, "machine": machine, "date": day} for row in rows)
+
+
 def run(
     out: Path, quick: bool = False, only: list[str] | None = None, parameters: dict[str, str] | None = None
 ) -> int:
@@ -253,6 +269,7 @@ def run(
     executed = out / "notebooks"
     output_dir(executed)  # made, or a clear error where it cannot be
     total = time.perf_counter()
+    durations: list[dict[str, Any]] = []
     for nb in selected:
         start = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
@@ -293,7 +310,9 @@ def run(
             print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr)
             raise
         os.replace(running, executed / nb.name)
-        print(f"  done in {time.perf_counter() - start:.0f} s -> {shown(executed / nb.name)}", flush=True)
+        durations.append({"notebook": nb.stem, "seconds": round(time.perf_counter() - start)})
+        write_durations(out / DURATIONS, durations)
+        print(f"  done in {durations[-1]['seconds']} s -> {shown(executed / nb.name)}", flush=True)
     ran = "the notebook ran" if len(selected) == 1 else f"all {len(selected)} notebooks ran"
     print(f"{ran} in {time.perf_counter() - total:.0f} s; figures and results are in {shown(out)}")
     return 0

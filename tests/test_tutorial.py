@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -65,6 +67,15 @@ def test_a_clean_run_writes_every_executed_notebook(fake_notebooks, tmp_path, ca
     executed = nbformat.read(tmp_path / "out" / "notebooks" / "01_a.ipynb", as_version=4)
     assert "QUICK = True" in executed.cells[1].source  # papermill's injected parameters
     assert "the notebook ran in" in capsys.readouterr().out
+
+
+def test_each_notebook_that_ran_is_timed_in_durations_csv(fake_notebooks, tmp_path):
+    fake_notebooks("01_a.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "import time; time.sleep(1.2)")
+    fake_notebooks("02_b.ipynb", "OUTPUT_DIR = ''\nQUICK = False", "raise ValueError('stop')")
+    assert tutorial.run(tmp_path / "out") == 1
+    rows = list(csv.DictReader((tmp_path / "out" / tutorial.DURATIONS).open()))
+    assert [r["notebook"] for r in rows] == ["01_a"]  # a failed notebook has no duration
+    assert int(rows[0]["seconds"]) >= 1 and rows[0]["machine"].startswith("CPU")
 
 
 def test_the_kernel_is_this_python_even_when_a_user_kernelspec_shadows_python3(
@@ -193,3 +204,17 @@ def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, k
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {folder / '02_b.ipynb'}: {expected}") and "\n" not in err
     assert "Traceback" not in err and not (tmp_path / "site").exists()
+
+
+def test_the_readme_quotes_the_recorded_durations():
+    """The README's table of run times is `results/durations.csv`, as `make tutorial` wrote
+    it: one source for how long the notebooks take."""
+    root = Path(__file__).resolve().parents[1]
+    recorded = list(csv.DictReader((root / "results" / tutorial.DURATIONS).open()))
+    readme = (root / "README.md").read_text()
+    table = readme.split("<!-- durations -->")[1].split("<!-- /durations -->")[0]
+    rows = [line.strip("| ").split(" | ") for line in table.strip().splitlines()[2:]]
+    quoted = {name: int(seconds.replace(",", "")) for name, seconds in rows if name != "total"}
+    assert quoted == {r["notebook"]: int(r["seconds"]) for r in recorded}
+    assert int(dict(rows)["total"].replace(",", "")) == sum(quoted.values())
+    assert recorded[0]["machine"] in readme and recorded[0]["date"] in readme
