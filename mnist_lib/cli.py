@@ -4,7 +4,6 @@ python -m mnist_lib data                      check (or download) MNIST
 python -m mnist_lib train --model lenet5      train a model into runs/lenet5/
 python -m mnist_lib evaluate runs/lenet5      test loss and accuracy of a trained model
 python -m mnist_lib tutorial                  run every notebook in order (= make tutorial)
-python -m mnist_lib site                      the executed notebooks as a static site
 """
 
 from __future__ import annotations
@@ -114,15 +113,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for maintainers: execute the notebooks in place at their defaults (the committed outputs)",
     )
-
-    s = sub.add_parser("site", help="render the executed notebooks as a static HTML site")
-    s.add_argument("--out", type=Path, default=None, help="default: outputs/site")
-    s.add_argument(
-        "--notebooks",
-        type=Path,
-        default=None,
-        help="folder of executed notebooks (default: notebooks/, the committed outputs)",
-    )
     return p
 
 
@@ -218,12 +208,6 @@ def _tutorial(args: argparse.Namespace) -> int:
     return tutorial.run(out, quick=args.quick, only=args.only, parameters=dict(args.parameter))
 
 
-def _site(args: argparse.Namespace) -> None:
-    from . import site
-
-    site.build(args.notebooks, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {
@@ -231,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "evaluate": _evaluate,
         "tutorial": _tutorial,
-        "site": _site,
     }
     try:
         status = commands[args.command](args)

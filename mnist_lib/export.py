@@ -4,7 +4,7 @@
 probabilities is one graph: the project's 28->32 step, the normalization, the model and
 the softmax (LeNet-5's also outputs its C1 maps). The browser and Python then share the
 preprocessing exactly. Notebook 08 writes the class and the export call out and checks
-that they are these; `python -m mnist_lib site` uses `export_onnx` for the drawing page.
+that they are these; `site/build.py` (`make site`) uses `export_onnx` for the drawing page.
 """
 
 from __future__ import annotations
