@@ -32,6 +32,36 @@ if TYPE_CHECKING:
 MODEL_COLORS = {"lenet5": "#1f77b4", "mlp": "#ff7f0e"}
 
 
+def _finish(fig: Figure, title: str = "") -> Figure:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _grid(n: int, ncols: int, size: float, aspect: float) -> tuple[Figure, list[plt.Axes]]:
+    """A figure of n framed panels in rows of `ncols`; the spare panels of the last row hidden."""
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * aspect * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax in axes.flat[:n]:
+        _frame(ax)
+    return fig, list(axes.flat[:n])
+
+
+def _frame(ax: plt.Axes) -> None:
+    ax.set(xticks=[], yticks=[])
+    for spine in ax.spines.values():
+        spine.set(color="0.6", linewidth=0.8)
+
+
+def _signed(ax: plt.Axes, values: torch.Tensor):
+    """Show `values` [H, W] on a symmetric scale: red positive, blue negative, white zero."""
+    limit = float(values.abs().max()) or 1.0
+    return ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+
+
 def plot_history(history: History, title: str = "", floor: float | None = None) -> Figure:
     """Loss and accuracy per epoch, training and validation: the four curves of one run."""
     return plot_histories({"": history}, title=title, floors={"": floor} if floor else None)
@@ -67,10 +97,7 @@ def plot_histories(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_confusion(
@@ -99,10 +126,7 @@ def plot_confusion(
             annot_kws={"fontsize": 7},
         )
         ax.set(xlabel="predicted", ylabel="true", title=name)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_images(
@@ -117,14 +141,8 @@ def plot_images(
     predicted class when `preds` is given (red when they differ). Each image has a thin
     frame at its edge, so that where the digit sits in the field can be seen."""
     images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
-    n = len(images)
-    nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.25 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            ax.axis("off")
-            continue
-        _frame(ax)
+    fig, axes = _grid(len(images), ncols, size, 1.25)
+    for i, ax in enumerate(axes):
         ax.imshow(images[i].float().numpy(), cmap="gray_r")
         label = labels[i].item() if isinstance(labels[i], torch.Tensor) else labels[i]
         text, color = str(label), "black"
@@ -132,10 +150,7 @@ def plot_images(
             text = f"true {int(labels[i])} / pred {int(preds[i])}"
             color = "black" if int(preds[i]) == int(labels[i]) else "crimson"
         ax.set_title(text, fontsize=7, color=color)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> None:
@@ -189,8 +204,7 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
         x += width + 9
     ax.set(xlim=(-2, x - 5), ylim=(-14, biggest + 16), aspect="equal", title=title)
     ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 def plot_kernel_sliding(
@@ -210,17 +224,14 @@ def plot_kernel_sliding(
         1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 0.55, 1]}
     )
     ax_in.imshow(image.reshape(n, n).float().numpy(), cmap="gray_r")
-    limit = float(kernel.abs().max()) or 1.0
-    shown = ax_k.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(_signed(ax_k, kernel), ax=ax_k, shrink=0.6, label="weight")
+    limit = float(kernel.abs().max())
     for (row, col), w in np.ndenumerate(kernel.numpy()):
         dark = abs(w) > limit / 2  # white digits on the saturated colours
         ax_k.text(
             col, row, f"{w:g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
         )
-    fig.colorbar(shown, ax=ax_k, shrink=0.6, label="weight")
-    limit = float(response.abs().max()) or 1.0
-    mapped = ax_out.imshow(response.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-    fig.colorbar(mapped, ax=ax_out, shrink=0.8, label="response")
+    fig.colorbar(_signed(ax_out, response), ax=ax_out, shrink=0.8, label="response")
     colors = sns.color_palette(n_colors=len(positions))
     for color, (row, col) in zip(colors, positions):
         ax_in.add_patch(plt.Rectangle((col - 0.5, row - 0.5), k, k, fill=False, edgecolor=color, lw=2))
@@ -230,17 +241,10 @@ def plot_kernel_sliding(
     ax_out.set_title(f"response map {n - k + 1}×{n - k + 1}\n(= {n} − {k} + 1)", fontsize=10)
     for ax in (ax_in, ax_k, ax_out):
         ax.set(xticks=[], yticks=[])
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 # --- inside the models (notebook 06) ---------------------------------------------------
-
-
-def _frame(ax: plt.Axes) -> None:
-    ax.set(xticks=[], yticks=[])
-    for spine in ax.spines.values():
-        spine.set(color="0.6", linewidth=0.8)
 
 
 def plot_weights(
@@ -250,20 +254,11 @@ def plot_weights(
     positive, blue negative, white zero. Which pixels a unit adds up and which it
     subtracts."""
     w = weights.detach().cpu().float()
-    nrows = max(1, -(-len(w) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.3 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(w):
-            ax.axis("off")
-            continue
-        limit = float(w[i].abs().max()) or 1.0
-        ax.imshow(w[i].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        _frame(ax)
+    fig, axes = _grid(len(w), ncols, size, 1.3)
+    for i, ax in enumerate(axes):
+        _signed(ax, w[i])
         ax.set_title(titles[i], fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_feature_maps(
@@ -284,10 +279,7 @@ def plot_feature_maps(
             ax.imshow(maps[c].numpy(), cmap="gray_r", vmin=low, vmax=high if high > low else low + 1)
             _frame(ax)
         row[0].set_title(f"{name}: {len(maps)}@{maps.shape[1]}x{maps.shape[2]}", fontsize=8, loc="left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_embeddings(
@@ -317,10 +309,7 @@ def plot_embeddings(
             )
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"{name}\n{subtitles[name]}" if subtitles else name, fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_attributions(
@@ -344,19 +333,14 @@ def plot_attributions(
         axes[0, i].set_title(image_titles[i], fontsize=7)
         _frame(axes[0, i])
         for row, (name, m) in enumerate(maps.items(), start=1):
-            a = m[i].detach().cpu().float().reshape(images.shape[-2:])
-            limit = float(a.abs().max()) or 1.0
             ax = axes[row, i]
-            ax.imshow(a.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            _signed(ax, m[i].detach().cpu().float().reshape(images.shape[-2:]))
             _frame(ax)
             ax.set_title(titles[name][i], fontsize=7)
             if i == 0:
                 ax.set_ylabel(name, fontsize=8)
     axes[0, 0].set_ylabel("image", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 # --- the drawing widget, still (notebook 07) ---------------------------------------------
@@ -400,7 +384,5 @@ def plot_pipeline(
             ax.imshow(out["maps"][k], cmap="magma")
             ax.set_title(f"C1 filter {k}", fontsize=9)
         for ax in (*row[:2], *row[3:]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+            ax.set(xticks=[], yticks=[])
+    return _finish(fig)
