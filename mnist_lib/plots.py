@@ -111,20 +111,10 @@ def plot_confusion(
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.4), squeeze=False)
     shown = [cm * (1 - np.eye(len(cm), dtype=cm.dtype)) if hide_diagonal else cm for cm in matrices.values()]
     vmax = max(int(cm.max()) for cm in shown) or 1
+    style = {"annot": True, "fmt": "d", "cmap": "Blues", "cbar": False, "annot_kws": {"fontsize": 7}}
     for ax, (name, cm) in zip(axes[0], matrices.items()):
         mask = np.eye(len(cm), dtype=bool) if hide_diagonal else None
-        sns.heatmap(
-            cm,
-            annot=True,
-            fmt="d",
-            cmap="Blues",
-            cbar=False,
-            mask=mask,
-            ax=ax,
-            vmin=0,
-            vmax=vmax,
-            annot_kws={"fontsize": 7},
-        )
+        sns.heatmap(cm, mask=mask, ax=ax, vmin=0, vmax=vmax, **style)
         ax.set(xlabel="predicted", ylabel="true", title=name)
     return _finish(fig, title)
 
@@ -167,6 +157,10 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
     and the output shape under each."""
     fig, ax = plt.subplots(figsize=(12, 3.6))
     x, biggest = 0.0, 32.0
+
+    def block(left: float, bottom: float, width: float, height: float, color: tuple) -> None:
+        ax.add_patch(plt.Rectangle((left, bottom), width, height, facecolor=color, edgecolor="0.3", lw=0.8))
+
     rows = [("input", (1, 32, 32))] + list(zip(table["layer"], table["output shape"]))
     for name, shape in rows:
         if len(shape) == 3 and shape[-1] > 1:
@@ -174,30 +168,13 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
             shown = min(channels, 6)  # a few stacked squares stand for many channels
             for i in range(shown):
                 offset = i * 2.2
-                ax.add_patch(
-                    plt.Rectangle(
-                        (x + offset, offset + (biggest - side) / 2),
-                        side,
-                        side,
-                        facecolor=plt.cm.Blues(0.25 + 0.1 * i),
-                        edgecolor="0.3",
-                        lw=0.8,
-                    )
-                )
+                block(x + offset, offset + (biggest - side) / 2, side, side, plt.cm.Blues(0.25 + 0.1 * i))
             width = side + (shown - 1) * 2.2
             label = f"{name}\n{channels}@{side}×{side}"
         else:  # a vector: a fully connected layer's output, or C maps of 1x1 (LeNet-5's C5)
             height = min(biggest, shape[0] / 4)
-            ax.add_patch(
-                plt.Rectangle(
-                    (x, (biggest - height) / 2),
-                    3,
-                    height,
-                    facecolor=plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4),
-                    edgecolor="0.3",
-                    lw=0.8,
-                )
-            )
+            color = plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4)
+            block(x, (biggest - height) / 2, 3, height, color)
             width = 3
             label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]}"
         ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
@@ -297,16 +274,8 @@ def plot_embeddings(
         ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
         for digit in range(10):
             cx, cy = np.median(xy[labels == digit], axis=0)
-            ax.text(
-                cx,
-                cy,
-                str(digit),
-                fontsize=14,
-                weight="bold",
-                ha="center",
-                va="center",
-                bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85},
-            )
+            circle = {"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85}
+            ax.text(cx, cy, str(digit), fontsize=14, weight="bold", ha="center", va="center", bbox=circle)
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"{name}\n{subtitles[name]}" if subtitles else name, fontsize=10)
     return _finish(fig, title)
@@ -355,12 +324,9 @@ def plot_pipeline(
     from .draw import LABELS, analyse, to_mnist
 
     field0 = to_mnist(drawing)
+    widths = {"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]}
     fig, axes = plt.subplots(
-        len(shifts),
-        9,
-        figsize=(15, 1.9 * len(shifts)),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]},
+        len(shifts), 9, figsize=(15, 1.9 * len(shifts)), squeeze=False, gridspec_kw=widths
     )
     for row, dx in zip(axes, shifts):
         field = shift(field0, dx, 0)
@@ -370,12 +336,8 @@ def plot_pipeline(
         row[1].imshow(field, cmap="gray")
         row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
         for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
-            row[2].bar(
-                np.arange(10) + offset,
-                probs.numpy(),
-                width=0.4,
-                label=f"{LABELS[name]}: {int(probs.argmax())}",
-            )
+            label = f"{LABELS[name]}: {int(probs.argmax())}"
+            row[2].bar(np.arange(10) + offset, probs.numpy(), width=0.4, label=label)
         row[2].set_xticks(range(10))
         row[2].set_ylim(0, 1)
         row[2].legend(fontsize=8, loc="upper left")
