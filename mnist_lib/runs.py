@@ -95,11 +95,8 @@ def _partial(folder: Path) -> Path:
 def _restore_interrupted_swap(folder: Path) -> None:
     """Finish what a killed write left half done. Call only while holding the folder's lock."""
     partial = _partial(folder)
-    if (
-        (partial / RUN_FILE).is_file()
-        and (partial / MODEL_FILE).is_file()
-        and not (partial / STATE_FILE).exists()
-    ):
+    written = all((partial / name).is_file() for name in (RUN_FILE, MODEL_FILE))
+    if written and not (partial / STATE_FILE).exists():
         # Killed after the finished run was written and its state deleted: put it in place.
         _swap_in(partial, folder)
     else:
@@ -536,17 +533,11 @@ def _train_and_test(
     name, seed, resize = config.name, spec["seed"], spec["resize"]
     torch.manual_seed(seed)
     model = config.build()
+    where = {"device": dev, "resize": resize, "data_dir": data_dir}
     train = mnist_batches(
-        "train",
-        recipe.batch_size,
-        device=dev,
-        resize=resize,
-        seed=seed,
-        augment=recipe.augment,
-        data_dir=data_dir,
-        limit=spec["train_limit"],
+        "train", recipe.batch_size, seed=seed, augment=recipe.augment, limit=spec["train_limit"], **where
     )
-    val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+    val = mnist_batches("val", EVAL_BATCH_SIZE, **where)
     done = len(saved["rows"]) if saved else 0
     if saved and log is not None:
         log(f"{name}: resuming after epoch {done} of {recipe.epochs}")
@@ -560,8 +551,7 @@ def _train_and_test(
     except TrainingDiverged:
         shutil.rmtree(partial, ignore_errors=True)  # resuming would diverge again
         raise
-    test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
-    test_loss, test_acc = evaluate(model, test)
+    test_loss, test_acc = evaluate(model, mnist_batches("test", EVAL_BATCH_SIZE, **where))
     meta = {
         "spec": spec,
         "parameters": count_parameters(model),
