@@ -134,15 +134,8 @@ def _train(args: argparse.Namespace) -> None:
     from .runs import has_interrupted_run, train_run
     from .train import DEFAULT_RECIPES, device_description, select_device
 
-    recipe = DEFAULT_RECIPES[args.model].changed(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-    )
+    options = ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing")
+    recipe = DEFAULT_RECIPES[args.model].changed(**{name: getattr(args, name) for name in options})
     device = select_device(args.device)
     out = args.out or default_run_dir(args.model)
     if args.resume and not has_interrupted_run(out):
@@ -203,12 +196,7 @@ def _tutorial(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {
-        "data": _data,
-        "train": _train,
-        "evaluate": _evaluate,
-        "tutorial": _tutorial,
-    }
+    commands = {"data": _data, "train": _train, "evaluate": _evaluate, "tutorial": _tutorial}
     try:
         status = commands[args.command](args)
     except TrainingInterrupted as e:
