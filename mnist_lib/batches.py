@@ -50,14 +50,10 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 class Batches:
-    """Batches of (normalized float images [B, 1, 32, 32], labels [B]) from tensors in memory.
-
-    With `shuffle`, each pass draws a new permutation from a generator seeded with `seed`,
-    so the order of every epoch is reproducible. `augment`, if given, is applied to every
-    batch (`mnist_batches` allows it for the training split only). The last batch may be
-    smaller. Images must be uint8: each batch is converted and normalized in place on a
-    copy, which a float input would not get.
-    """
+    """Batches of (normalized float images [B, 1, 32, 32], labels [B]) from uint8 images in
+    memory (each batch is converted and normalized in place on its own copy). With
+    `shuffle`, each pass draws a permutation from a generator seeded with `seed`; `augment`,
+    if given, warps every batch. The last batch may be smaller."""
 
     def __init__(
         self,

@@ -217,11 +217,8 @@ def _origin(data_dir: str | os.PathLike[str] | None) -> str:
 
 
 def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
-    """Make sure the four files are in the data folder, downloading them if allowed.
-
-    Returns the data folder. Raises `MNISTFilesMissing` with what to do when files are
-    missing and cannot be downloaded.
-    """
+    """The data folder, once the four files are in it (downloaded if allowed; else
+    `MNISTFilesMissing` says what to do)."""
     folder = resolve_data_dir(data_dir)
     origin = _origin(data_dir)
     missing = missing_files(folder)
