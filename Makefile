@@ -4,7 +4,7 @@
 # Set-up is automatic: a virtual environment in .venv (reused once made), the exact
 # versions of requirements.lock and the package, and MNIST in data/ (downloaded with
 # torchvision if missing). Every target calls the one entry point, python -m mnist_lib,
-# except bench, which runs the benchmark script beside the package (benchmarks/bench.py).
+# except bench and site, scripts beside the package (benchmarks/bench.py, site/build.py).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -40,11 +40,11 @@ gpu-check: data
 	$(PY) benchmarks/gpu_check.py
 
 site: setup
-	$(PY) -m mnist_lib site
+	$(PY) site/build.py
 
 lint: setup
-	$(VENV)/bin/ruff check mnist_lib tests benchmarks notebooks
-	$(VENV)/bin/ruff format --check mnist_lib tests benchmarks notebooks
+	$(VENV)/bin/ruff check mnist_lib tests benchmarks notebooks site
+	$(VENV)/bin/ruff format --check mnist_lib tests benchmarks notebooks site
 
 # The ranges notebooks 03, 04 and 06 state must hold for any seed and any machine, not only
 # for the committed run: run them at seeds 0, 1 and 2 and with PyTorch's unvectorized CPU

@@ -1,10 +1,6 @@
-"""The fast training path: a whole split as one tensor on the device, sliced into batches.
-
-The classic path (`mnist_lib.dataset.MNIST` + `DataLoader`) builds every sample through
-PIL and a transform, one at a time. Here the 28->32 step happens once for the whole split,
-images stay uint8 on the training device (55,000 x 32 x 32 bytes = 56 MB for the
-training split), and each batch
-is gathered, converted to float and normalized in a few vectorized operations.
+"""The fast training path: a whole split made 32x32 once and kept as uint8 on the device
+(56 MB for train), each batch sliced, converted and normalized in a few vectorized steps;
+the classic path (`dataset.MNIST` + `DataLoader`) builds each sample through PIL.
 """
 
 from __future__ import annotations
@@ -54,14 +50,10 @@ def normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 class Batches:
-    """Batches of (normalized float images [B, 1, 32, 32], labels [B]) from tensors in memory.
-
-    With `shuffle`, each pass draws a new permutation from a generator seeded with `seed`,
-    so the order of every epoch is reproducible. `augment`, if given, is applied to every
-    batch (`mnist_batches` allows it for the training split only). The last batch may be
-    smaller. Images must be uint8: each batch is converted and normalized in place on a
-    copy, which a float input would not get.
-    """
+    """Batches of (normalized float images [B, 1, 32, 32], labels [B]) from uint8 images in
+    memory (each batch is converted and normalized in place on its own copy). With
+    `shuffle`, each pass draws a permutation from a generator seeded with `seed`; `augment`,
+    if given, warps every batch. The last batch may be smaller."""
 
     def __init__(
         self,

@@ -4,15 +4,17 @@ python -m mnist_lib data                      check (or download) MNIST
 python -m mnist_lib train --model lenet5      train a model into runs/lenet5/
 python -m mnist_lib evaluate runs/lenet5      test loss and accuracy of a trained model
 python -m mnist_lib tutorial                  run every notebook in order (= make tutorial)
-python -m mnist_lib site                      the executed notebooks as a static site
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .batches import DEFAULT_RESIZE, RESIZE_METHODS
 from .errors import ConfigError, MnistLibError, RunFolderError, TrainingInterrupted
@@ -20,34 +22,24 @@ from .models import MODEL_NAMES
 from .train import OPTIMIZERS, SCHEDULES
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _checked(convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Callable[[str], Any]:
+    """An argparse type: `convert`, then refuse a value that is not `ok`, saying it must be `what`."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**63 - 1, got {text!r}")
-    return value
-
-
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
+_positive_int = _checked(int, lambda v: v > 0, "a positive integer")
+_seed = _checked(int, lambda v: 0 <= v < 2**63, "an integer from 0 to 2**63 - 1")
+_finite = _checked(float, math.isfinite, "a finite number")
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
@@ -114,15 +106,6 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="for maintainers: execute the notebooks in place at their defaults (the committed outputs)",
     )
-
-    s = sub.add_parser("site", help="render the executed notebooks as a static HTML site")
-    s.add_argument("--out", type=Path, default=None, help="default: outputs/site")
-    s.add_argument(
-        "--notebooks",
-        type=Path,
-        default=None,
-        help="folder of executed notebooks (default: notebooks/, the committed outputs)",
-    )
     return p
 
 
@@ -151,15 +134,8 @@ def _train(args: argparse.Namespace) -> None:
     from .runs import has_interrupted_run, train_run
     from .train import DEFAULT_RECIPES, device_description, select_device
 
-    recipe = DEFAULT_RECIPES[args.model].changed(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-    )
+    options = ("epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing")
+    recipe = DEFAULT_RECIPES[args.model].changed(**{name: getattr(args, name) for name in options})
     device = select_device(args.device)
     out = args.out or default_run_dir(args.model)
     if args.resume and not has_interrupted_run(out):
@@ -218,21 +194,9 @@ def _tutorial(args: argparse.Namespace) -> int:
     return tutorial.run(out, quick=args.quick, only=args.only, parameters=dict(args.parameter))
 
 
-def _site(args: argparse.Namespace) -> None:
-    from . import site
-
-    site.build(args.notebooks, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {
-        "data": _data,
-        "train": _train,
-        "evaluate": _evaluate,
-        "tutorial": _tutorial,
-        "site": _site,
-    }
+    commands = {"data": _data, "train": _train, "evaluate": _evaluate, "tutorial": _tutorial}
     try:
         status = commands[args.command](args)
     except TrainingInterrupted as e:

@@ -1,15 +1,7 @@
-"""Where MNIST lives, how it gets there, and loading a split as tensors.
-
-The project looks for the four original IDX files (raw or .gz) in one data folder:
-`data/` at the repository root by default, whatever the working directory; the
-`MNIST_DATA_DIR` environment variable or a `data_dir` argument point elsewhere. Files may
-sit in the folder itself or in `MNIST/raw/` below it (torchvision's layout). Missing files
-are downloaded with torchvision; every file is verified before use.
-
-The splits: the training file's 60,000 images are divided once and for all into
-**train** (55,000) and **val** (5,000: every 12th image, indices 11, 23, ..., 59,999), used
-to choose recipes and compare variants; **test** is the 10,000 images of the test file,
-reported once per trained model.
+"""MNIST's four files (raw or .gz, in the data folder or its MNIST/raw/): found,
+downloaded, verified, and loaded as splits. The training file's 60,000 images are divided
+once and for all into train (55,000) and val (5,000: every 12th image, indices 11, 23,
+...); test is the test file's 10,000 images, measured once per trained model.
 """
 
 from __future__ import annotations
@@ -147,36 +139,35 @@ def _terminate_cleanly():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _download(data_dir: Path) -> None:
-    """Download the four files from torchvision's MNIST mirrors into `data_dir/MNIST/raw`.
-
-    Work happens in a temporary folder beside the target and files are moved into place
-    only once all four are complete and verified, so a failed or interrupted download
-    (an error, a timeout, Ctrl-C, SIGTERM) never leaves a half-written file where the
-    loader would find it, nor the temporary folder. A connection that stalls for
-    `DOWNLOAD_TIMEOUT` seconds, or a file not complete after `download_deadline()`
-    seconds, ends the download with an error.
-    """
+def _fetch_all(target: Path, deadline: float) -> None:
+    """Each of the four .gz files into `target`, from the first of torchvision's mirrors that
+    serves it."""
     from torchvision.datasets import MNIST as TorchvisionMNIST  # its mirrors
 
+    for name in FILE_NAMES:
+        failures = []
+        for mirror in TorchvisionMNIST.mirrors:
+            try:
+                _fetch(f"{mirror}{name}.gz", target / f"{name}.gz", deadline)
+                break
+            except (OSError, http.client.HTTPException) as e:
+                failures.append(f"{mirror}: {e}")
+        else:
+            raise RuntimeError(f"Error downloading {name}.gz: " + "; ".join(failures))
+
+
+def _download(data_dir: Path) -> None:
+    """Download the four files into `data_dir/MNIST/raw`, working in a temporary folder
+    beside it: files are moved into place only once all four are complete and verified, so
+    an error, a timeout, Ctrl-C or SIGTERM leaves no half-written file, nor the temporary
+    folder, nor folders made for it."""
     deadline = download_deadline()
     made = [p for p in (data_dir, *data_dir.parents) if not p.exists()]  # innermost first
     data_dir.mkdir(parents=True, exist_ok=True)
     raw = data_dir / "MNIST" / "raw"
     with _terminate_cleanly(), tempfile.TemporaryDirectory(prefix=".mnist-download-", dir=data_dir) as tmp:
-        tmp_raw = Path(tmp) / "MNIST" / "raw"
         try:
-            tmp_raw.mkdir(parents=True)
-            for name in FILE_NAMES:
-                failures = []
-                for mirror in TorchvisionMNIST.mirrors:
-                    try:
-                        _fetch(f"{mirror}{name}.gz", tmp_raw / f"{name}.gz", deadline)
-                        break
-                    except (OSError, http.client.HTTPException) as e:
-                        failures.append(f"{mirror}: {e}")
-                else:
-                    raise RuntimeError(f"Error downloading {name}.gz: " + "; ".join(failures))
+            _fetch_all(Path(tmp), deadline)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             for folder in made:  # leave no empty folders behind for a download that never came
@@ -184,20 +175,20 @@ def _download(data_dir: Path) -> None:
                     folder.rmdir()
             raise
         for name in FILE_NAMES:
-            try:
-                _check(tmp_raw / f"{name}.gz", name)
-            except MNISTDataError as e:
-                raise MNISTDataError(
-                    f"the downloaded copy of {name} is damaged: {e.problem} Nothing was written to {raw}.",
-                    f"run `python -m mnist_lib data --data-dir {data_dir}` again, or copy the four "
-                    f"original files into {data_dir} by hand.",
-                ) from None
+            _check_or_explain(
+                Path(tmp) / f"{name}.gz",
+                name,
+                f"the downloaded copy of {name} is damaged: {{problem}} Nothing was written to {raw}.",
+                f"run `python -m mnist_lib data --data-dir {data_dir}` again, or copy the four "
+                f"original files into {data_dir} by hand.",
+            )
         raw.mkdir(parents=True, exist_ok=True)
         for name in FILE_NAMES:
             if find_file(data_dir, name) is None:
-                with gzip.open(tmp_raw / f"{name}.gz") as packed, open(tmp_raw / name, "wb") as unpacked:
-                    shutil.copyfileobj(packed, unpacked)  # checked above: its size is bounded
-                os.replace(tmp_raw / name, raw / name)
+                unpacked = Path(tmp) / name
+                with gzip.open(Path(tmp) / f"{name}.gz") as packed, open(unpacked, "wb") as out:
+                    shutil.copyfileobj(packed, out)  # checked above: its size is bounded
+                os.replace(unpacked, raw / name)
 
 
 def _missing(data_dir: Path, missing: list[str], reason: str, origin: str) -> MNISTFilesMissing:
@@ -226,11 +217,8 @@ def _origin(data_dir: str | os.PathLike[str] | None) -> str:
 
 
 def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
-    """Make sure the four files are in the data folder, downloading them if allowed.
-
-    Returns the data folder. Raises `MNISTFilesMissing` with what to do when files are
-    missing and cannot be downloaded.
-    """
+    """The data folder, once the four files are in it (downloaded if allowed; else
+    `MNISTFilesMissing` says what to do)."""
     folder = resolve_data_dir(data_dir)
     origin = _origin(data_dir)
     missing = missing_files(folder)
@@ -257,6 +245,14 @@ def _check(path: Path, name: str) -> np.ndarray:
     count = COUNTS["train" if name.startswith("train") else "test"]
     data = read_bytes(path, limit=expected_size(labels, count))
     return parse_idx(path, data, labels=labels, count=count, sha256=SHA256[name])
+
+
+def _check_or_explain(path: Path, name: str, problem: str, fix: str, where: Path | None = None) -> None:
+    """`_check`, its error restated: `problem` with {problem} for what was wrong, and `fix`."""
+    try:
+        _check(path, name)
+    except MNISTDataError as e:
+        raise MNISTDataError(problem.format(problem=e.problem), fix, where) from None
 
 
 @functools.lru_cache(maxsize=8)
@@ -312,37 +308,31 @@ def load_split(
 
 
 def copy_into(source: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Copy the four files from the folder `source` into the data folder, checking each.
-
-    A file already in the data folder is kept if it checks out and replaced if it does
-    not; every copy is written atomically.
-    """
+    """Copy the four files from the folder `source` into the data folder, each checked
+    first; one already there is kept if it checks out and replaced if not. Atomic writes."""
     src, dst = Path(source), resolve_data_dir(data_dir)
     if not src.is_dir():
         raise MNISTFilesMissing("is not a folder.", "give the folder that holds the four MNIST files.", src)
-    missing = [name for name in FILE_NAMES if find_file(src, name) is None]
+    sources = {name: find_file(src, name) for name in FILE_NAMES}
+    missing = [name for name, path in sources.items() if path is None]
     if missing:
         raise MNISTFilesMissing(
             f"lacks {', '.join(missing)} (raw or .gz): nothing was copied.",
             "give the folder that holds all four MNIST files.",
             src,
         )
-    sources = {name: find_file(src, name) for name in FILE_NAMES}
     for name, path in sources.items():  # every source checked before anything is copied
-        assert path is not None
-        try:
-            _check(path, name)
-        except MNISTDataError as e:
-            raise MNISTDataError(
-                f"cannot be used: {e.problem} Nothing was copied.",
-                f"replace {path.name} in {src} with a good copy of the original file (its "
-                "sha256 is in mnist_lib/data.py), then run this again.",
-                path,
-            ) from None
+        _check_or_explain(
+            path,
+            name,
+            "cannot be used: {problem} Nothing was copied.",
+            f"replace {path.name} in {src} with a good copy of the original file (its "
+            "sha256 is in mnist_lib/data.py), then run this again.",
+            path,
+        )
     try:
         dst.mkdir(parents=True, exist_ok=True)
         for name, path in sources.items():
-            assert path is not None
             existing = find_file(dst, name)
             if existing is not None:
                 try:

@@ -80,6 +80,12 @@ def _pixels(images: np.ndarray | torch.Tensor, what: str) -> np.ndarray:
     return array.astype(np.uint8)
 
 
+def _crop(image: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """`image` cut to the smallest box holding every True pixel of `ink` (some must be)."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     mass = image.sum()
     rows, cols = np.indices(image.shape)
@@ -103,25 +109,13 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     peak = float(ink.max(initial=0.0))
     if peak <= 0:
         return field
-    rows = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=1))
-    cols = np.flatnonzero((ink >= INK_THRESHOLD * peak).any(axis=0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] / peak  # darkest ink = 1
+    crop = torch.from_numpy(_crop(ink, ink >= INK_THRESHOLD * peak) / peak)  # darkest ink = 1
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
     # Antialiased bilinear: a large drawing shrinks to grey edges, as NIST's strokes did.
-    box = (
-        F.interpolate(
-            torch.from_numpy(crop)[None, None],
-            size=size,
-            mode="bilinear",
-            antialias=True,
-            align_corners=False,
-        )[0, 0]
-        .clamp_(0, 1)
-        .numpy()
-    )
-    box = np.round(box * 255).astype(np.uint8)
+    box = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)
+    box = np.round(box[0, 0].clamp_(0, 1).numpy() * 255).astype(np.uint8)
     cy, cx = _centre_of_mass(box.astype(np.float64))
     top, left = round(CENTRE - cy), round(CENTRE - cx)
     # Paste with clipping: a lopsided digit centred by mass may reach past an edge.
@@ -175,9 +169,7 @@ def as_drawing(
         )
     if not 0 < scale < float("inf"):
         raise ConfigError(f"scale must be a positive number, got {scale}", "use, say, 8 (the default).")
-    rows = np.flatnonzero(digit.any(axis=1))
-    cols = np.flatnonzero(digit.any(axis=0))
-    crop = torch.from_numpy(digit[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32))
+    crop = torch.from_numpy(_crop(digit, digit > 0).astype(np.float32))
     h, w = (max(1, round(n * scale)) for n in crop.shape)
     if h > size or w > size:
         raise ValueError(f"a digit scaled {scale} times ({h}x{w}) does not fit a {size}x{size} canvas")

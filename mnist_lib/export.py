@@ -4,7 +4,7 @@
 probabilities is one graph: the project's 28->32 step, the normalization, the model and
 the softmax (LeNet-5's also outputs its C1 maps). The browser and Python then share the
 preprocessing exactly. Notebook 08 writes the class and the export call out and checks
-that they are these; `python -m mnist_lib site` uses `export_onnx` for the drawing page.
+that they are these; `site/build.py` (`make site`) uses `export_onnx` for the drawing page.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -73,11 +72,3 @@ def export_onnx(model: nn.Module, resize: str, path: str | os.PathLike[str]) -> 
         verbose=False,
     )
     return path
-
-
-def onnx_outputs(path: str | os.PathLike[str], fields: np.ndarray) -> list[np.ndarray]:
-    """Run an exported file with onnxruntime on uint8 fields [N, 28, 28]: its outputs."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return session.run(None, {"image": (np.asarray(fields, dtype=np.float32) / 255)})

@@ -36,12 +36,8 @@ def expected_size(labels: bool, count: int) -> int:
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
-    """Return the uncompressed bytes of `path` (gunzipped when it ends in .gz).
-
-    At most `limit` + 1 bytes are read or decompressed, so a file far larger than the data
-    it should hold (a gzip bomb, say) costs no more memory than the real file; the caller
-    reports a file that is longer than `limit`.
-    """
+    """The uncompressed bytes of `path` (gunzipped if .gz), at most `limit` + 1 of them: a
+    file far larger than it should be (a gzip bomb) costs no more memory than the real one."""
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as f:
@@ -101,12 +97,8 @@ def _check_header(path: Path, data: bytes, *, labels: bool, count: int, fix: str
 
 
 def parse_idx(path: Path, data: bytes, *, labels: bool, count: int, sha256: str) -> np.ndarray:
-    """Check the bytes of one IDX file and return its contents as a uint8 array.
-
-    Images come back as (count, 28, 28), labels as (count,). Structural problems are
-    reported first (they say more than a checksum), then the sha256 of `data` is compared
-    with the known value so that no silently altered file gets through.
-    """
+    """The checked contents of one IDX file: uint8 images (count, 28, 28) or labels (count,).
+    Structural problems are reported first (they say more than a checksum), then the sha256."""
     fix = fix_for(path)
     header = _check_header(path, data, labels=labels, count=count, fix=fix)
     expected_len = expected_size(labels, count)

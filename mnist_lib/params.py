@@ -29,14 +29,10 @@ def mlp_parameter_count(hidden: Sequence[int], n_in: int = 1024, n_out: int = 10
 def match_mlp_widths(
     target: int, n_hidden: int, n_in: int = 1024, n_out: int = 10, min_width: int | None = None
 ) -> tuple[tuple[int, ...], int]:
-    """Hidden widths (non-increasing) whose MLP comes closest to `target` parameters.
-
-    Returns (widths, gap) with gap = count - target. No layer is narrower than
-    `min_width` (default: `n_out`, so that no hidden layer is a bottleneck below the
-    number of classes), and widths never grow with depth. Between two equally close
-    counts the one under the target wins (the MLP stays within the budget), then the
-    widest first layer, the widest second, and so on: the first layer sees the pixels. The last width is solved for
-    directly, the others are searched exhaustively.
+    """Hidden widths (non-increasing, none under `min_width`, default `n_out`) whose MLP
+    comes closest to `target` parameters: (widths, count - target). Between equally close
+    counts the one under the target wins, then the widest first layer, then the second...
+    The last width is solved for directly, the others searched exhaustively.
     """
     low = n_out if min_width is None else min_width
     if n_hidden < 1:
@@ -44,25 +40,22 @@ def match_mlp_widths(
     if target < mlp_parameter_count([low] * n_hidden, n_in, n_out):
         raise ValueError(f"no MLP with {n_hidden} hidden layers of width >= {low} is as small as {target}")
     top = target // (n_in + 1) + 1  # no hidden layer can be wider than this
-    best: tuple[tuple[int, int, tuple[int, ...]], tuple[int, ...]] | None = None
-    for head in itertools.product(range(low, top + 1), repeat=n_hidden - 1):
-        if any(a < b for a, b in itertools.pairwise(head)):
-            continue
+    candidates = []
+    for head in itertools.combinations_with_replacement(
+        range(top, low - 1, -1), n_hidden - 1
+    ):  # non-increasing
         prev = head[-1] if head else n_in
         base = mlp_parameter_count(head, n_in, 0) if head else 0
         # count(last) = base + (prev + 1) * last + (last + 1) * n_out: linear in `last`
-        slope = prev + 1 + n_out
-        guess = (target - base - n_out) / slope
+        guess = (target - base - n_out) / (prev + 1 + n_out)
         for last in {math.floor(guess), math.ceil(guess)}:
-            last = max(low, min(last, head[-1] if head else top))
-            widths = (*head, last)
-            gap = mlp_parameter_count(widths, n_in, n_out) - target
-            key = (abs(gap), gap, tuple(-w for w in widths))
-            if best is None or key < best[0]:
-                best = (key, widths)
-    assert best is not None
-    widths = best[1]
-    return widths, mlp_parameter_count(widths, n_in, n_out) - target
+            candidates.append((*head, max(low, min(last, head[-1] if head else top))))
+
+    def gap(widths: tuple[int, ...]) -> int:
+        return mlp_parameter_count(widths, n_in, n_out) - target
+
+    widths = min(candidates, key=lambda w: (abs(gap(w)), gap(w), tuple(-x for x in w)))
+    return widths, gap(widths)
 
 
 def _formula(module: nn.Module) -> str:

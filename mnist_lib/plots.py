@@ -33,6 +33,36 @@ if TYPE_CHECKING:
 MODEL_COLORS = {"lenet5": "#1f77b4", "mlp": "#ff7f0e"}
 
 
+def _finish(fig: Figure, title: str = "") -> Figure:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _grid(n: int, ncols: int, size: float, aspect: float) -> tuple[Figure, list[plt.Axes]]:
+    """A figure of n framed panels in rows of `ncols`; the spare panels of the last row hidden."""
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * aspect * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax in axes.flat[:n]:
+        _frame(ax)
+    return fig, list(axes.flat[:n])
+
+
+def _frame(ax: plt.Axes) -> None:
+    ax.set(xticks=[], yticks=[])
+    for spine in ax.spines.values():
+        spine.set(color="0.6", linewidth=0.8)
+
+
+def _signed(ax: plt.Axes, values: torch.Tensor):
+    """Show `values` [H, W] on a symmetric scale: red positive, blue negative, white zero."""
+    limit = float(values.abs().max()) or 1.0
+    return ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+
+
 def plot_history(history: History, title: str = "", floor: float | None = None) -> Figure:
     """Loss and accuracy per epoch, training and validation: the four curves of one run."""
     return plot_histories({"": history}, title=title, floors={"": floor} if floor else None)
@@ -74,10 +104,7 @@ def plot_histories(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_confusion(
@@ -91,25 +118,12 @@ def plot_confusion(
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.4), squeeze=False)
     shown = [cm * (1 - np.eye(len(cm), dtype=cm.dtype)) if hide_diagonal else cm for cm in matrices.values()]
     vmax = max(int(cm.max()) for cm in shown) or 1
+    style = {"annot": True, "fmt": "d", "cmap": "Blues", "cbar": False, "annot_kws": {"fontsize": 7}}
     for ax, (name, cm) in zip(axes[0], matrices.items()):
         mask = np.eye(len(cm), dtype=bool) if hide_diagonal else None
-        sns.heatmap(
-            cm,
-            annot=True,
-            fmt="d",
-            cmap="Blues",
-            cbar=False,
-            mask=mask,
-            ax=ax,
-            vmin=0,
-            vmax=vmax,
-            annot_kws={"fontsize": 7},
-        )
+        sns.heatmap(cm, mask=mask, ax=ax, vmin=0, vmax=vmax, **style)
         ax.set(xlabel="predicted", ylabel="true", title=name)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_images(
@@ -124,14 +138,8 @@ def plot_images(
     predicted class when `preds` is given (red when they differ). Each image has a thin
     frame at its edge, so that where the digit sits in the field can be seen."""
     images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
-    n = len(images)
-    nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.25 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= n:
-            ax.axis("off")
-            continue
-        _frame(ax)
+    fig, axes = _grid(len(images), ncols, size, 1.25)
+    for i, ax in enumerate(axes):
         ax.imshow(images[i].float().numpy(), cmap="gray_r")
         label = labels[i].item() if isinstance(labels[i], torch.Tensor) else labels[i]
         text, color = str(label), "black"
@@ -139,10 +147,7 @@ def plot_images(
             text = f"true {int(labels[i])} / pred {int(preds[i])}"
             color = "black" if int(preds[i]) == int(labels[i]) else "crimson"
         ax.set_title(text, fontsize=7, color=color)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> None:
@@ -159,6 +164,10 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
     and the output shape under each."""
     fig, ax = plt.subplots(figsize=(12, 3.6))
     x, biggest = 0.0, 32.0
+
+    def block(left: float, bottom: float, width: float, height: float, color: tuple) -> None:
+        ax.add_patch(plt.Rectangle((left, bottom), width, height, facecolor=color, edgecolor="0.3", lw=0.8))
+
     rows = [("input", (1, 32, 32))] + list(zip(table["layer"], table["output shape"]))
     for name, shape in rows:
         if len(shape) == 3 and shape[-1] > 1:
@@ -166,38 +175,20 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
             shown = min(channels, 6)  # a few stacked squares stand for many channels
             for i in range(shown):
                 offset = i * 2.2
-                ax.add_patch(
-                    plt.Rectangle(
-                        (x + offset, offset + (biggest - side) / 2),
-                        side,
-                        side,
-                        facecolor=plt.cm.Blues(0.25 + 0.1 * i),
-                        edgecolor="0.3",
-                        lw=0.8,
-                    )
-                )
+                block(x + offset, offset + (biggest - side) / 2, side, side, plt.cm.Blues(0.25 + 0.1 * i))
             width = side + (shown - 1) * 2.2
             label = f"{name}\n{channels}@{side}×{side}"
         else:  # a vector: a fully connected layer's output, or C maps of 1x1 (LeNet-5's C5)
             height = min(biggest, shape[0] / 4)
-            ax.add_patch(
-                plt.Rectangle(
-                    (x, (biggest - height) / 2),
-                    3,
-                    height,
-                    facecolor=plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4),
-                    edgecolor="0.3",
-                    lw=0.8,
-                )
-            )
+            color = plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4)
+            block(x, (biggest - height) / 2, 3, height, color)
             width = 3
             label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]}"
         ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
         x += width + 9
     ax.set(xlim=(-2, x - 5), ylim=(-14, biggest + 16), aspect="equal", title=title)
     ax.axis("off")
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 def plot_kernel_sliding(
@@ -217,17 +208,14 @@ def plot_kernel_sliding(
         1, 3, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 0.55, 1]}
     )
     ax_in.imshow(image.reshape(n, n).float().numpy(), cmap="gray_r")
-    limit = float(kernel.abs().max()) or 1.0
-    shown = ax_k.imshow(kernel.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    fig.colorbar(_signed(ax_k, kernel), ax=ax_k, shrink=0.6, label="weight")
+    limit = float(kernel.abs().max())
     for (row, col), w in np.ndenumerate(kernel.numpy()):
         dark = abs(w) > limit / 2  # white digits on the saturated colours
         ax_k.text(
             col, row, f"{w:g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
         )
-    fig.colorbar(shown, ax=ax_k, shrink=0.6, label="weight")
-    limit = float(response.abs().max()) or 1.0
-    mapped = ax_out.imshow(response.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-    fig.colorbar(mapped, ax=ax_out, shrink=0.8, label="response")
+    fig.colorbar(_signed(ax_out, response), ax=ax_out, shrink=0.8, label="response")
     colors = sns.color_palette(n_colors=len(positions))
     for color, (row, col) in zip(colors, positions):
         ax_in.add_patch(plt.Rectangle((col - 0.5, row - 0.5), k, k, fill=False, edgecolor=color, lw=2))
@@ -237,17 +225,10 @@ def plot_kernel_sliding(
     ax_out.set_title(f"response map {n - k + 1}×{n - k + 1}\n(= {n} − {k} + 1)", fontsize=10)
     for ax in (ax_in, ax_k, ax_out):
         ax.set(xticks=[], yticks=[])
-    fig.tight_layout()
-    return fig
+    return _finish(fig)
 
 
 # --- inside the models (notebook 06) ---------------------------------------------------
-
-
-def _frame(ax: plt.Axes) -> None:
-    ax.set(xticks=[], yticks=[])
-    for spine in ax.spines.values():
-        spine.set(color="0.6", linewidth=0.8)
 
 
 def plot_weights(
@@ -257,20 +238,11 @@ def plot_weights(
     positive, blue negative, white zero. Which pixels a unit adds up and which it
     subtracts."""
     w = weights.detach().cpu().float()
-    nrows = max(1, -(-len(w) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * 1.3 * nrows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(w):
-            ax.axis("off")
-            continue
-        limit = float(w[i].abs().max()) or 1.0
-        ax.imshow(w[i].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        _frame(ax)
+    fig, axes = _grid(len(w), ncols, size, 1.3)
+    for i, ax in enumerate(axes):
+        _signed(ax, w[i])
         ax.set_title(titles[i], fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_feature_maps(
@@ -291,10 +263,7 @@ def plot_feature_maps(
             ax.imshow(maps[c].numpy(), cmap="gray_r", vmin=low, vmax=high if high > low else low + 1)
             _frame(ax)
         row[0].set_title(f"{name}: {len(maps)}@{maps.shape[1]}x{maps.shape[2]}", fontsize=8, loc="left")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_embeddings(
@@ -312,22 +281,11 @@ def plot_embeddings(
         ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
         for digit in range(10):
             cx, cy = np.median(xy[labels == digit], axis=0)
-            ax.text(
-                cx,
-                cy,
-                str(digit),
-                fontsize=14,
-                weight="bold",
-                ha="center",
-                va="center",
-                bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85},
-            )
+            circle = {"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85}
+            ax.text(cx, cy, str(digit), fontsize=14, weight="bold", ha="center", va="center", bbox=circle)
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"{name}\n{subtitles[name]}" if subtitles else name, fontsize=10)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_attributions(
@@ -351,19 +309,14 @@ def plot_attributions(
         axes[0, i].set_title(image_titles[i], fontsize=7)
         _frame(axes[0, i])
         for row, (name, m) in enumerate(maps.items(), start=1):
-            a = m[i].detach().cpu().float().reshape(images.shape[-2:])
-            limit = float(a.abs().max()) or 1.0
             ax = axes[row, i]
-            ax.imshow(a.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+            _signed(ax, m[i].detach().cpu().float().reshape(images.shape[-2:]))
             _frame(ax)
             ax.set_title(titles[name][i], fontsize=7)
             if i == 0:
                 ax.set_ylabel(name, fontsize=8)
     axes[0, 0].set_ylabel("image", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 # --- the drawing widget, still (notebook 07) ---------------------------------------------
@@ -378,12 +331,9 @@ def plot_pipeline(
     from .draw import analyse, to_mnist
 
     field0 = to_mnist(drawing)
+    widths = {"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]}
     fig, axes = plt.subplots(
-        len(shifts),
-        9,
-        figsize=(15, 1.9 * len(shifts)),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.2, 1, 2.2, 1, 1, 1, 1, 1, 1]},
+        len(shifts), 9, figsize=(15, 1.9 * len(shifts)), squeeze=False, gridspec_kw=widths
     )
     for row, dx in zip(axes, shifts):
         field = shift(field0, dx, 0)
@@ -393,12 +343,8 @@ def plot_pipeline(
         row[1].imshow(field, cmap="gray")
         row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
         for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
-            row[2].bar(
-                np.arange(10) + offset,
-                probs.numpy(),
-                width=0.4,
-                label=f"{LABELS[name]}: {int(probs.argmax())}",
-            )
+            label = f"{LABELS[name]}: {int(probs.argmax())}"
+            row[2].bar(np.arange(10) + offset, probs.numpy(), width=0.4, label=label)
         row[2].set_xticks(range(10))
         row[2].set_ylim(0, 1)
         row[2].legend(fontsize=8, loc="upper left")
@@ -407,7 +353,5 @@ def plot_pipeline(
             ax.imshow(out["maps"][k], cmap="magma")
             ax.set_title(f"C1 filter {k}", fontsize=9)
         for ax in (*row[:2], *row[3:]):
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+            ax.set(xticks=[], yticks=[])
+    return _finish(fig)

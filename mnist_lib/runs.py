@@ -1,22 +1,10 @@
-"""A trained run on disk: one folder, written whole or not at all, and resumable.
+"""A trained run on disk: one folder (run.json, history.csv, model.pt, curves.png; the
+README describes them), written whole or not at all, and resumable.
 
-    runs/lenet5/
-        run.json      what was trained and how (model, recipe, seed), the history of every
-                      epoch, the test result, the machine; strict JSON
-        history.csv   the history as a table
-        model.pt      the weights and the model configuration (loads with weights_only=True)
-        curves.png    loss and accuracy per epoch
-
-While a run trains, its state after every epoch (weights, optimizer, schedule, random
-streams, history) is saved in a hidden folder beside it, `.lenet5.partial/`; a run
-stopped by Ctrl-C, a kill or a power cut continues from there with `resume=True`
-(`python -m mnist_lib train ... --resume`) and ends exactly as it would have. Only a
-finished run replaces the folder, and it does so in one step; a second training aimed
-at the same folder while one is running is refused.
-
-`train_run` writes this layout (the command line, notebook 03, notebook 05's study) and
-`load_run` reads it (notebooks 04 to 07, `load_or_train`); `save_run` writes a `Run` made
-elsewhere in the same layout (the tests use it).
+While a run trains, its state after every epoch is saved beside it in `.NAME.partial/`; a
+run stopped by Ctrl-C, a kill or a power cut continues from there with `resume=True` and
+ends exactly as it would have. Only a finished run replaces the folder, in one step; a
+second training aimed at the same folder while one runs is refused.
 """
 
 from __future__ import annotations
@@ -107,11 +95,8 @@ def _partial(folder: Path) -> Path:
 def _restore_interrupted_swap(folder: Path) -> None:
     """Finish what a killed write left half done. Call only while holding the folder's lock."""
     partial = _partial(folder)
-    if (
-        (partial / RUN_FILE).is_file()
-        and (partial / MODEL_FILE).is_file()
-        and not (partial / STATE_FILE).exists()
-    ):
+    written = all((partial / name).is_file() for name in (RUN_FILE, MODEL_FILE))
+    if written and not (partial / STATE_FILE).exists():
         # Killed after the finished run was written and its state deleted: put it in place.
         _swap_in(partial, folder)
     else:
@@ -266,24 +251,16 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
 
         from .plots import plot_history, save_figure
 
-        fig = plot_history(run.history, title=run_title(run))
+        title = (
+            f"{run.config.name} ({run.config.describe()}), seed {run.seed}: test accuracy {run.test_acc:.2f}%"
+        )
+        fig = plot_history(run.history, title=title)
         save_figure(fig, target / CURVES_FILE)
         plt.close(fig)  # a notebook would otherwise show it again at the end of the cell
 
 
-def run_title(run: Run) -> str:
-    return f"{run.config.name} ({run.config.describe()}), seed {run.seed}: test accuracy {run.test_acc:.2f}%"
-
-
-def load_model(
-    path: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> tuple[nn.Module, ModelConfig, str]:
-    """The model saved in `path` (a run folder or its model.pt), in eval mode, with its
-    configuration and the resize method it was trained with."""
-    path = Path(path)
-    _recover(path.parent if path.name == MODEL_FILE else path)
-    if path.is_dir():
-        path = path / MODEL_FILE
+def _read_checkpoint(path: Path, device: str | torch.device) -> dict[str, Any]:
+    """model.pt's contents, read with weights_only=True, refused unless it has our keys."""
     fix = (
         "give a run folder that `python -m mnist_lib train` or a notebook wrote (by "
         "default runs/<model>), or its model.pt."
@@ -308,6 +285,19 @@ def load_model(
             fix + " Or train it again.",
             path,
         )
+    return payload
+
+
+def load_model(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelConfig, str]:
+    """The model saved in `path` (a run folder or its model.pt), in eval mode, with its
+    configuration and the resize method it was trained with."""
+    path = Path(path)
+    _recover(path.parent if path.name == MODEL_FILE else path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    payload = _read_checkpoint(path, device)
     try:
         config = ModelConfig.from_dict(payload["config"])
         if payload["resize"] not in RESIZE_METHODS:
@@ -394,37 +384,22 @@ def train_run(
     plot: bool = True,
     log: Callable[[str], None] | None = print,
 ) -> Run:
-    """Train a model into the run folder `folder` and return the run: the run level of
-    training (`train.train_model`, then the test split once, then the folder).
-
-    Everything is checked before any data is read. After every epoch the state is saved
-    beside the folder; at the end the test split is measured once and the folder is
-    written whole. `resume` continues an interrupted run of the same spec (without it, a
-    saved state is an error that says so). `reuse` loads a finished run of the identical
-    spec from `folder` instead of training again.
-    """
+    """Train a model into the run folder `folder` and return the run: `train.train_model`
+    (its state saved beside the folder after every epoch), the test split measured once,
+    the folder written whole. Everything is checked before any data is read. `resume`
+    continues an interrupted run of the same spec (without it, a saved state is an error
+    that says so); `reuse` loads a finished run of the identical spec instead of training."""
     folder = _run_folder(folder)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
-    if resize not in RESIZE_METHODS:
-        raise ConfigError(f"resize must be one of {list(RESIZE_METHODS)}, got {resize!r}")
-    if train_limit is not None and train_limit <= 0:
-        raise ConfigError(f"train_limit must be positive, got {train_limit}")
+    _check_can_train(folder, seed, resize, train_limit)
     dev = select_device(device)
     spec = spec_of(config, recipe, seed, resize, dev, train_limit)
-    _check_replaceable(folder)
-    try:  # fail now, not after training, if the results could not be written
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder.parent):
-            pass
-    except OSError as e:
-        raise RunFolderError(
-            f"cannot write results here ({e.strerror or e}).",
-            "choose another output folder (--out).",
-            folder.parent,
-        ) from None
     if reuse and _saved_spec(folder) == spec:
-        return _reuse(folder, dev, log)
+        run = load_run(folder, dev)
+        if log is not None:
+            log(
+                f"{config.name}: loaded the finished run in {folder.name}/ (same settings); delete the folder to train it again"
+            )
+        return run
     partial = _partial(folder)
     with _locked(folder):
         _restore_interrupted_swap(folder)
@@ -446,6 +421,27 @@ def train_run(
     return run
 
 
+def _check_can_train(folder: Path, seed: int, resize: str, train_limit: int | None) -> None:
+    """Everything `train_run` checks before any data is read."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ConfigError(f"seed must be an integer from 0 to 2**63 - 1, got {seed!r}")
+    if resize not in RESIZE_METHODS:
+        raise ConfigError(f"resize must be one of {list(RESIZE_METHODS)}, got {resize!r}")
+    if train_limit is not None and train_limit <= 0:
+        raise ConfigError(f"train_limit must be positive, got {train_limit}")
+    _check_replaceable(folder)
+    try:  # fail now, not after training, if the results could not be written
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder.parent):
+            pass
+    except OSError as e:
+        raise RunFolderError(
+            f"cannot write results here ({e.strerror or e}).",
+            "choose another output folder (--out).",
+            folder.parent,
+        ) from None
+
+
 def has_interrupted_run(folder: str | os.PathLike[str]) -> bool:
     """True when an interrupted training of the run folder `folder` is saved beside it:
     what `resume=True` (`train --resume`) continues."""
@@ -458,16 +454,6 @@ def _differences(saved: Any, now: Any, name: str = "") -> list[str]:
         keys = sorted(set(saved) | set(now))
         return [d for k in keys for d in _differences(saved.get(k), now.get(k), f"{name}{k}.")]
     return [] if saved == now else [f"{name.rstrip('.')} (saved {saved!r}, now {now!r})"]
-
-
-def _reuse(folder: Path, device: torch.device, log: Callable[[str], None] | None) -> Run:
-    run = load_run(folder, device)
-    if log is not None:
-        log(
-            f"{run.config.name}: loaded the finished run in {folder.name}/ (same settings); "
-            "delete the folder to train it again"
-        )
-    return run
 
 
 # --- the resume state: `train.TrainingState` says what it holds; here it is written
@@ -548,17 +534,11 @@ def _train_and_test(
     name, seed, resize = config.name, spec["seed"], spec["resize"]
     torch.manual_seed(seed)
     model = config.build()
+    where = {"device": dev, "resize": resize, "data_dir": data_dir}
     train = mnist_batches(
-        "train",
-        recipe.batch_size,
-        device=dev,
-        resize=resize,
-        seed=seed,
-        augment=recipe.augment,
-        data_dir=data_dir,
-        limit=spec["train_limit"],
+        "train", recipe.batch_size, seed=seed, augment=recipe.augment, limit=spec["train_limit"], **where
     )
-    val = mnist_batches("val", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
+    val = mnist_batches("val", EVAL_BATCH_SIZE, **where)
     done = len(saved["rows"]) if saved else 0
     if saved and log is not None:
         log(f"{name}: resuming after epoch {done} of {recipe.epochs}")
@@ -572,8 +552,7 @@ def _train_and_test(
     except TrainingDiverged:
         shutil.rmtree(partial, ignore_errors=True)  # resuming would diverge again
         raise
-    test = mnist_batches("test", EVAL_BATCH_SIZE, device=dev, resize=resize, data_dir=data_dir)
-    test_loss, test_acc = evaluate(model, test)
+    test_loss, test_acc = evaluate(model, mnist_batches("test", EVAL_BATCH_SIZE, **where))
     meta = {
         "spec": spec,
         "parameters": count_parameters(model),

@@ -22,10 +22,8 @@ import torch
 from .errors import ConfigError
 from .history import History
 from .models import ModelConfig
-from .runs import Run, train_run
+from .runs import train_run
 from .train import Recipe, select_device
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -98,26 +96,19 @@ def _one(
         plot=False,
         log=None,
     )
-    row = row_of(variant.name, run)
-    # A run trained now took at least its own recorded wall time; a reused one, a moment.
-    row["loaded"] = time.perf_counter() - started < run.meta.get("wall_seconds", 0.0)
-    return row, run.history
-
-
-def row_of(variant: str, run: Run) -> dict[str, Any]:
-    """A run in one table row: its final validation and test figures."""
     final = run.history.final
-    return {
-        "variant": variant,
+    row = {
+        "variant": variant.name,
         "seed": run.seed,
-        "val_acc": final["val_acc"],
-        "val_loss": final["val_loss"],
-        "train_acc": final["train_acc"],
+        **{k: final[k] for k in ("val_acc", "val_loss", "train_acc")},
         "test_acc": run.test_acc,
         "test_loss": run.test_loss,
         "seconds": sum(run.history.column("seconds")),
         "folder": str(run.folder),
+        # A run trained now took at least its own recorded wall time; a reused one, a moment.
+        "loaded": time.perf_counter() - started < run.meta.get("wall_seconds", 0.0),
     }
+    return row, run.history
 
 
 def run_study(
@@ -130,25 +121,24 @@ def run_study(
     data_dir: str | os.PathLike[str] | None = None,
     train_limit: int | None = None,
     workers: int = 0,
-    log: Log | None = print,
+    log: Callable[[str], None] | None = print,
 ) -> tuple[pd.DataFrame, dict[tuple[str, int], History]]:
-    """Train every variant with every seed into `folder/<variant>/seed-<k>/`; return one
-    row per run and the histories by (variant, seed).
-
-    Finished runs of the same settings are loaded rather than trained again. `workers` > 1
-    trains that many runs at once in separate processes with one CPU thread each
-    (0 = `default_workers`); a run's numbers depend on its thread count, so they are the
-    same at any number of workers.
-    """
+    """Train every variant with every seed into `folder/<variant>/seed-<k>/` (finished runs
+    of the same settings are loaded); return one row per run and the histories by (variant,
+    seed). `workers` > 1 runs that many at once, one CPU thread each (0 = `default_workers`):
+    the numbers are the same at any number of workers."""
     check_variants(variants, base)
     dev = select_device(device)
     folder = Path(folder)
     tasks = [(folder / v.slug / f"seed-{s}", v, int(s)) for v in variants for s in seeds]
     workers = min(workers or default_workers(dev), len(tasks))
     data = str(data_dir) if data_dir is not None else None
+    jobs = [(path, v, s, base, str(dev), data, train_limit) for path, v, s in tasks]
     results: dict[int, tuple[dict[str, Any], History]] = {}
 
-    def report(row: dict[str, Any]) -> None:
+    def report(i: int, result: tuple[dict[str, Any], History]) -> None:
+        results[i] = result
+        row = result[0]
         if log is not None:
             log(
                 f"{row['variant']:<20} seed {row['seed']}: validation accuracy "
@@ -158,30 +148,31 @@ def run_study(
             )
 
     if workers <= 1:
-        for i, (path, v, s) in enumerate(tasks):
-            results[i] = _one(path, v, s, base, str(dev), data, train_limit)
-            report(results[i][0])
+        for i, job in enumerate(jobs):
+            report(i, _one(*job))
     else:
-        threads = 1 if dev.type == "cpu" else torch.get_num_threads()
-        context = multiprocessing.get_context("spawn")  # safe with threads, on every OS
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
-        ) as pool:
-            futures = {
-                pool.submit(_one, path, v, s, base, str(dev), data, train_limit): i
-                for i, (path, v, s) in enumerate(tasks)
-            }
-            try:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    report(results[futures[future]][0])
-            except BaseException:
-                for f in futures:  # do not train the queued runs before reporting the error
-                    f.cancel()
-                raise
+        _in_parallel(workers, dev, jobs, report)
     runs = pd.DataFrame([results[i][0] for i in range(len(tasks))])
     histories = {(v.name, s): results[i][1] for i, (_, v, s) in enumerate(tasks)}
     return runs, histories
+
+
+def _in_parallel(workers: int, dev: torch.device, jobs: list[tuple], report: Callable) -> None:
+    """`_one` of each job in `workers` processes (one CPU thread each on a CPU), each
+    result given to `report` with its index as it comes."""
+    threads = 1 if dev.type == "cpu" else torch.get_num_threads()
+    context = multiprocessing.get_context("spawn")  # safe with threads, on every OS
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=torch.set_num_threads, initargs=(threads,)
+    ) as pool:
+        futures = {pool.submit(_one, *job): i for i, job in enumerate(jobs)}
+        try:
+            for future in as_completed(futures):
+                report(futures[future], future.result())
+        except BaseException:
+            for f in futures:  # do not train the queued runs before reporting the error
+                f.cancel()
+            raise
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:

@@ -1,14 +1,7 @@
-"""Training a model in memory: the recipe, the device, evaluation, and two of the three
-levels of training:
-
-    train_epoch   one pass over the training batches (the dozen lines notebook 03 writes
-                  out by hand)
-    train_model   the recipe's epochs of `train_epoch`, the validation split measured after
-                  each, resumable from a `TrainingState`
-    train_run     (in `runs`) `train_model`, then the test split once, into a run folder
-
-The choices made for speed rather than for learning: the memory layout (`prepare`), fused
-optimizer kernels (`make_optimizer`), and, in `batches`, whole splits kept on the device.
+"""Training a model in memory: the recipe, the device, evaluation, `train_epoch` (one
+pass, as notebook 03 writes it out) and `train_model` (the recipe's epochs, resumable;
+`runs.train_run` adds the test split and the run folder). `prepare` and `make_optimizer`
+hold the choices made for speed rather than for learning.
 """
 
 from __future__ import annotations
@@ -49,28 +42,22 @@ class Recipe:
     augment: RandomAffine | None = None  # a random warp of every training batch
 
     def __post_init__(self) -> None:
-        problems = []
-
-        def number(name: str, low: float, high: float = math.inf, low_ok: bool = True) -> None:
+        def bad(name: str, ok: Callable[[Any], bool]) -> bool:
             value = getattr(self, name)
-            ok = (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and (value >= low if low_ok else value > low)
-                and value < high
-            )
-            if not ok:
-                bound = f"{'>=' if low_ok else '>'} {low}" + (f" and < {high}" if high < math.inf else "")
-                problems.append(f"{name} must be a finite number {bound}, got {value!r}")
+            return isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value)
 
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                problems.append(f"{name} must be a positive integer, got {value!r}")
-        number("lr", 0, low_ok=False)
-        number("weight_decay", 0)
-        number("label_smoothing", 0, 1)
+        problems = [
+            f"{name} must be a positive integer, got {getattr(self, name)!r}"
+            for name in ("epochs", "batch_size")
+            if bad(name, lambda v: isinstance(v, int) and v > 0)
+        ]
+        for name, ok, bound in (
+            ("lr", lambda v: 0 < v, "> 0"),
+            ("weight_decay", lambda v: 0 <= v, ">= 0"),
+            ("label_smoothing", lambda v: 0 <= v < 1, ">= 0 and < 1"),
+        ):
+            if bad(name, lambda v, ok=ok: math.isfinite(v) and ok(v)):
+                problems.append(f"{name} must be a finite number {bound}, got {getattr(self, name)!r}")
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"unknown optimizer {self.optimizer!r}: choose one of {list(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
@@ -121,40 +108,35 @@ DEFAULT_RECIPES = {
 }
 
 
+# Why a device that exists in PyTorch's vocabulary may still be missing here.
+_MISSING = {
+    "cuda": "CUDA was requested but torch.cuda.is_available() is False (no NVIDIA GPU visible, or a "
+    "CPU-only PyTorch build).",
+    "mps": "MPS was requested but torch.backends.mps.is_available() is False (not an Apple Silicon "
+    "Mac, or PyTorch without MPS).",
+}
+
+
 def select_device(requested: str | torch.device | None = "auto") -> torch.device:
     """ "auto" (or None) picks CUDA, then Apple's MPS, then the CPU; anything else must exist."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     if requested is None or str(requested) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    fix = "ask for device 'auto' or 'cpu' instead."
+        return torch.device(next(kind for kind, ok in available.items() if ok))
     try:
         device = torch.device(requested)
     except (RuntimeError, ValueError):
         raise DeviceUnavailable(
             f"{requested!r} is not a device name.", "use auto, cpu, cuda, cuda:N or mps."
         ) from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceUnavailable(
-                "CUDA was requested but torch.cuda.is_available() is False "
-                "(no NVIDIA GPU visible, or a CPU-only PyTorch build).",
-                fix,
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise DeviceUnavailable(
-                f"{device} was requested but only {torch.cuda.device_count()} CUDA device(s) exist.", fix
-            )
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceUnavailable(
-            "MPS was requested but torch.backends.mps.is_available() is "
-            "False (not an Apple Silicon Mac, or PyTorch without MPS).",
-            fix,
-        )
-    elif device.type not in ("cpu", "cuda", "mps"):
+    if device.type not in available:
         raise DeviceUnavailable(f"unsupported device {device}.", "use auto, cpu, cuda or mps.")
+    fix = "ask for device 'auto' or 'cpu' instead."
+    if not available[device.type]:
+        raise DeviceUnavailable(_MISSING[device.type], fix)
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise DeviceUnavailable(
+            f"{device} was requested but only {torch.cuda.device_count()} CUDA device(s) exist.", fix
+        )
     return device
 
 
@@ -327,12 +309,10 @@ def train_model(
 ) -> History:
     """Train `model` for `recipe.epochs` epochs of `train_epoch`, measuring `val` after each.
 
-    `stop_after` ends training after that many epochs of the recipe (its schedule still
-    spans all of them): notebook 03 compares its hand-written first epoch with this.
-    `after_epoch` receives the state after every epoch (to save it); `resume` is such a
-    state, as `TrainingState.to_dict` gave it: training then continues from there exactly
-    as it would have without the break. A loss that stops being finite ends the run with
-    `TrainingDiverged`.
+    `stop_after` ends after that many epochs (the schedule still spans all of them).
+    `after_epoch` receives the state after every epoch; `resume`, such a state as
+    `TrainingState.to_dict` gave it, continues exactly as an unbroken run would. A loss
+    that stops being finite raises `TrainingDiverged`.
     """
     prepare(model, train.device)
     optimizer = make_optimizer(model, recipe)

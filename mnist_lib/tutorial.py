@@ -1,11 +1,7 @@
-"""Running the notebooks headlessly, and the settings they share.
-
-`python -m mnist_lib tutorial` executes every notebook in `notebooks/` in order with
-papermill, writing the executed copies to `outputs/notebooks/` and the figures and runs
-to `outputs/`. A failing cell stops the run with the notebook and cell named, and a
-non-zero exit status. A notebook appears under its name in `outputs/notebooks/` only once
-it has run to the end or to a failing cell; Ctrl-C kills the running kernel at once and
-keeps no executed copy of the notebook it interrupted.
+"""Running the notebooks headlessly with papermill (`python -m mnist_lib tutorial`), and
+the settings they share. A notebook appears under its name in `outputs/notebooks/` only
+once it has run to the end or to a failing cell; Ctrl-C kills the running kernel at once
+and keeps no executed copy of the notebook it interrupted.
 """
 
 from __future__ import annotations
@@ -128,7 +124,7 @@ def _ctrl_c_interrupts_the_kernel(nb: Path, running: Path) -> Iterator[list]:
     def give_up() -> None:
         _signal_kernels(signal.SIGKILL)
         running.unlink(missing_ok=True)
-        print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr, flush=True)
+        _not_kept(nb)
         os._exit(130)
 
     def on_ctrl_c(signum: int, frame: Any) -> None:
@@ -148,12 +144,30 @@ def _ctrl_c_interrupts_the_kernel(nb: Path, running: Path) -> Iterator[list]:
             timer.cancel()
 
 
+def _execute(nb: Path, target: Path, parameters: dict[str, Any] | None = None) -> dict:
+    """Run notebook `nb` in its own folder with this interpreter's kernel, writing to `target`."""
+    import papermill
+
+    return papermill.execute_notebook(
+        str(nb),
+        str(target),
+        parameters=parameters,
+        cwd=str(nb.parent),
+        progress_bar=False,
+        kernel_name="python3",
+        kernel_manager_class=this_python_kernel_manager(),
+    )
+
+
+def _not_kept(nb: Path) -> None:
+    print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr, flush=True)
+
+
 def refresh(only: list[str] | None = None) -> int:
     """Execute notebooks at their default parameters and write them back, normalized: the
     committed outputs. Uses the default outputs/ folder and the full settings, whatever
     the environment says."""
     import nbformat
-    import papermill
 
     for name in (OUTPUT_DIR_ENV, QUICK_ENV):  # the kernels inherit the environment
         os.environ.pop(name, None)
@@ -165,14 +179,7 @@ def refresh(only: list[str] | None = None) -> int:
         tmp = nb_path.with_name(f".{nb_path.stem}.tmp.ipynb")
         try:
             # No parameters: papermill adds no injected cell, so nbval re-runs exactly this.
-            executed = papermill.execute_notebook(
-                str(nb_path),
-                str(tmp),
-                cwd=str(nb_path.parent),
-                progress_bar=False,
-                kernel_name="python3",
-                kernel_manager_class=this_python_kernel_manager(),
-            )
+            executed = _execute(nb_path, tmp)
         finally:
             tmp.unlink(missing_ok=True)
         with atomic_path(nb_path) as target:
@@ -205,13 +212,6 @@ def _convert(name: str, text: str, type_name: str) -> Any:
     return text
 
 
-def notebook_parameters(nb: Path) -> dict[str, dict[str, str]]:
-    """The parameters a notebook declares, as papermill sees them (name -> type, default, help)."""
-    import papermill
-
-    return papermill.inspect_notebook(str(nb))
-
-
 def resolve_parameters(
     selected: list[Path], given: dict[str, str], base: dict[str, Any] | None = None
 ) -> dict[Path, dict[str, Any]]:
@@ -222,7 +222,9 @@ def resolve_parameters(
     alone only warns, and the notebook would run with its default: a claim checked for the
     wrong settings). A notebook gets only the parameters it declares, so no notebook must
     declare one that does nothing for it."""
-    declared = {nb: notebook_parameters(nb) for nb in selected}
+    import papermill
+
+    declared = {nb: papermill.inspect_notebook(str(nb)) for nb in selected}  # name -> type, default, help
     unknown = sorted(n for n in given if not any(n in d for d in declared.values()))
     if unknown:
         names = sorted({n for d in declared.values() for n in d})
@@ -252,13 +254,46 @@ def write_durations(path: Path, rows: list[dict[str, Any]]) -> None:
         writer.writerows({**row, "machine": machine, "date": day} for row in rows)
 
 
+def _run_one(nb: Path, executed: Path, parameters: dict[str, Any]) -> bool:
+    """Run one notebook into `executed`/NAME; False, having said why, if it failed."""
+    from papermill.exceptions import PapermillExecutionError
+
+    # Papermill writes as it goes, and marks every cell "completed" even when Ctrl-C
+    # stopped it: the notebook gets its name only once it ran to the end or failed.
+    running = executed / f".{nb.stem}.running.ipynb"
+    try:
+        with _ctrl_c_interrupts_the_kernel(nb, running) as interrupted:
+            _execute(nb, running, parameters)
+    except PapermillExecutionError as e:
+        if interrupted:
+            running.unlink(missing_ok=True)
+            _not_kept(nb)
+            raise KeyboardInterrupt from None
+        os.replace(running, executed / nb.name)
+        print(
+            f"\n{nb.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
+            f"{e.ename}: {e.evalue}\nThe executed notebook, with the error, is "
+            f"{shown(executed / nb.name)}",
+            file=sys.stderr,
+        )
+        return False
+    except Exception as e:  # a dead kernel, a timeout, no kernel at all
+        running.unlink(missing_ok=True)
+        print(f"\n{nb.name} could not be run: {type(e).__name__}: {e}", file=sys.stderr)
+        return False
+    except KeyboardInterrupt:
+        _signal_kernels(signal.SIGKILL)
+        running.unlink(missing_ok=True)
+        _not_kept(nb)
+        raise
+    os.replace(running, executed / nb.name)
+    return True
+
+
 def run(
     out: Path, quick: bool = False, only: list[str] | None = None, parameters: dict[str, str] | None = None
 ) -> int:
     """Execute the notebooks in order; return 0, or 1 at the first failure."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     selected = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
     if not selected:
         raise ConfigError(
@@ -273,43 +308,8 @@ def run(
     for nb in selected:
         start = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
-        # Papermill writes as it goes, and marks every cell "completed" even when Ctrl-C
-        # stopped it: the notebook gets its name only once it ran to the end or failed.
-        running = executed / f".{nb.stem}.running.ipynb"
-        try:
-            with _ctrl_c_interrupts_the_kernel(nb, running) as interrupted:
-                papermill.execute_notebook(
-                    str(nb),
-                    str(running),
-                    parameters=given[nb],
-                    cwd=str(nb.parent),
-                    progress_bar=False,
-                    kernel_name="python3",
-                    kernel_manager_class=this_python_kernel_manager(),
-                )
-        except PapermillExecutionError as e:
-            if interrupted:
-                running.unlink(missing_ok=True)
-                print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr)
-                raise KeyboardInterrupt from None
-            os.replace(running, executed / nb.name)
-            print(
-                f"\n{nb.name} failed in cell {e.cell_index} (execution count {e.exec_count}): "
-                f"{e.ename}: {e.evalue}\nThe executed notebook, with the error, is "
-                f"{shown(executed / nb.name)}",
-                file=sys.stderr,
-            )
+        if not _run_one(nb, executed, given[nb]):
             return 1
-        except Exception as e:  # a dead kernel, a timeout, no kernel at all
-            running.unlink(missing_ok=True)
-            print(f"\n{nb.name} could not be run: {type(e).__name__}: {e}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            _signal_kernels(signal.SIGKILL)
-            running.unlink(missing_ok=True)
-            print(f"\n{nb.name} was interrupted; no executed copy of it was kept.", file=sys.stderr)
-            raise
-        os.replace(running, executed / nb.name)
         durations.append({"notebook": nb.stem, "seconds": round(time.perf_counter() - start)})
         write_durations(out / DURATIONS, durations)
         print(f"  done in {durations[-1]['seconds']} s -> {shown(executed / nb.name)}", flush=True)

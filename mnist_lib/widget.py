@@ -43,9 +43,7 @@ class DigitWidget(anywidget.AnyWidget):
 
     # Browser -> Python: the drawing and the shift asked for with the arrow buttons.
     strokes = traitlets.List(traitlets.List()).tag(sync=True)  # [[[x, y], ...], ...] in canvas pixels
-    shift = traitlets.List(traitlets.Int(), default_value=[0, 0], minlen=2, maxlen=2).tag(
-        sync=True
-    )  # [dx, dy]
+    shift = traitlets.List(traitlets.Int(), default_value=[0, 0], minlen=2, maxlen=2).tag(sync=True)  # dx, dy
     canvas_size = traitlets.Int(draw.CANVAS).tag(sync=True)
     stroke_width = traitlets.Int(draw.STROKE_WIDTH).tag(sync=True)
     # Python -> browser: everything to show, replaced whole after each change.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
 import pytest
 
 from mnist_lib.data import FILE_NAMES, ensure_mnist, find_file
-from mnist_lib.paths import OUTPUT_DIR_ENV, output_dir
+from mnist_lib.paths import OUTPUT_DIR_ENV, output_dir, repo_root
 from mnist_lib.runs import Run, load_or_train
 
 
@@ -47,3 +48,13 @@ def trained_runs(data_dir: Path) -> dict[str, Run]:
     outputs/, where a run with other parameters may lie. Each Run's `folder` is where it lies."""
     assert os.environ.get(OUTPUT_DIR_ENV), "the root conftest.py sets the session's output folder"
     return load_or_train(output_dir(), device="cpu", data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def site_build():
+    """site/build.py, the static site's builder, loaded from its path: it is a script beside
+    the package, not an importable module (a module named `site` would be Python's own)."""
+    spec = importlib.util.spec_from_file_location("site_build", repo_root() / "site" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -255,12 +255,10 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, trained_runs) -> Iterator[tuple[str, Path]]:
+def site(tmp_path_factory: pytest.TempPathFactory, trained_runs, site_build) -> Iterator[tuple[str, Path]]:
     """The site built from the committed notebooks and the session's trained runs (for the
     drawing page), served over HTTP on 127.0.0.1."""
-    from mnist_lib import site as site_module
-
-    folder = site_module.build(None, tmp_path_factory.mktemp("site"))
+    folder = site_build.build(None, tmp_path_factory.mktemp("site"))
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder))
     )
@@ -323,7 +321,7 @@ def test_drawing_page_gives_pytorchs_answers(browser, site, trained_runs, shots:
     PyTorch's probabilities and C1 maps, and digits drawn with the mouse read right."""
     url, folder = site
     if not (folder / "draw.html").is_file():
-        pytest.skip("no drawing page: `python -m mnist_lib site` says why (npm missing or offline)")
+        pytest.skip("no drawing page: `python site/build.py` says why (npm missing or offline)")
     page = browser.new_page(viewport={"width": 1100, "height": 900})
     _offline(page, url)
     errors: list[str] = []

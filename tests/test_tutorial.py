@@ -184,9 +184,7 @@ def executed_notebook(folder, name, *counts):
 
 
 @pytest.mark.parametrize("kind", ["never ran", "raised", "empty file"])
-def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, kind):
-    from mnist_lib import cli
-
+def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, kind, site_build):
     folder = tmp_path / "executed"
     executed_notebook(folder, "01_a.ipynb", 1, 2)
     if kind == "empty file":
@@ -200,7 +198,7 @@ def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, k
             nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="E", evalue="x", traceback=[])]
             nbformat.write(nb, folder / "02_b.ipynb")
             expected = "did not run to the end (cell 2 raised an error)"
-    assert cli.main(["site", "--notebooks", str(folder), "--out", str(tmp_path / "site")]) == 2
+    assert site_build.main(["--notebooks", str(folder), "--out", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {folder / '02_b.ipynb'}: {expected}") and "\n" not in err
     assert "Traceback" not in err and not (tmp_path / "site").exists()

@@ -1,4 +1,5 @@
-"""The tutorial as a static site: `python -m mnist_lib site`.
+"""The tutorial as a static site: `python site/build.py` (= `make site`), a script beside
+the package that uses it.
 
 Renders the executed notebooks (by default the committed ones in notebooks/, which carry
 their outputs) to one HTML page each with nbconvert, figures embedded as data: URIs, and
@@ -18,16 +19,18 @@ says why the drawing page is not.
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-from .errors import CheckpointError, ConfigError, MnistLibError
-from .paths import notebooks_dir, output_dir, repo_root, shown
+from mnist_lib.errors import CheckpointError, ConfigError, MnistLibError
+from mnist_lib.paths import notebooks_dir, output_dir, repo_root, shown
 
 REMOVED_TAGS = {"claim"}
 # A relative link to a notebook, in an href: made to point at its page. Links with a
@@ -107,8 +110,8 @@ def _runtime(sources: Path) -> Path:
 def _drawing_page(target: Path) -> bool:
     """Write draw.html, its script, onnxruntime-web and both models into `target`; True if
     written, else False after one line saying why not and what to do."""
-    from .export import export_onnx
-    from .runs import load_run
+    from mnist_lib.export import export_onnx
+    from mnist_lib.runs import load_run
 
     sources = repo_root() / "site"
     folder = output_dir() / "03_training"
@@ -235,3 +238,25 @@ def build(notebooks: str | os.PathLike[str] | None = None, out: str | os.PathLik
     )
     print(f"wrote {shown(target / 'index.html')}: {len(pages)} pages")
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python site/build.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=None, help="default: outputs/site")
+    p.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder of executed notebooks (default: notebooks/, the committed outputs)",
+    )
+    args = p.parse_args(argv)
+    try:
+        build(args.notebooks, args.out)
+    except MnistLibError as e:  # the package's own errors: one line; anything else is a bug
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
