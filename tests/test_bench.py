@@ -87,6 +87,23 @@ def test_cold_output_is_measured_from_launch():
     assert bench.peak_mib() is None or bench.peak_mib() > 0
 
 
+def test_the_cli_run_is_split_into_phases_that_add_up_to_its_exit():
+    lines = [
+        (2.0, "training lenet5 on CPU AMD EPYC, AVX2 kernels, 2 threads into /tmp/x/run/"),
+        (10.0, "lenet5 epoch  1/2  train loss 0.3907 acc  87.98%  val loss 0.0709 acc  97.82%    5.0s"),
+        (16.5, "lenet5 epoch  2/2  train loss 0.0758 acc  97.79%  val loss 0.0366 acc  98.96%    6.0s"),
+        (19.0, "lenet5: 61,706 parameters, validation accuracy 98.96%, test accuracy 99.05% (17.0 s)"),
+    ]
+    run = bench.parse_cli_output(lines, exited=20.5, floor=99.0)
+    phases = list(run["phases"].values())
+    assert phases == pytest.approx([2.0, 3.0, 11.0, 0.5, 2.5, 1.5])
+    assert sum(phases) == pytest.approx(20.5)
+    assert run["reached"] == {"epoch": 2, "seconds": 19.0, "test_acc": 99.05}
+    assert bench.parse_cli_output(lines, exited=20.5, floor=99.5)["reached"] is None
+    with pytest.raises(RuntimeError, match="no epoch or no test accuracy"):
+        bench.parse_cli_output(lines[:2], exited=11.0, floor=99.0)
+
+
 def _results() -> dict:
     run = {"test_acc": [98.0, 99.2], "seconds": [8.0, 12.0], "peak_mib": None}
     run["reached"] = bench.time_to_floor(run["test_acc"], run["seconds"], 99.0)
