@@ -1,4 +1,4 @@
-"""The speed benchmark: `python benchmarks/bench.py` (= `make bench`), about 3 to 5 minutes
+"""The speed benchmark: `python benchmarks/bench.py` (= `make bench`), about 4 to 10 minutes
 on 2 CPU cores. `--help` lists its options.
 
 Ratios first, measured in one run so that the machine is the same for both sides:
