@@ -44,8 +44,9 @@ def trained_runs(data_dir: Path) -> dict[str, Run]:
     """Both models with the default recipes, once per test session: notebook 03's runs if
     this test session has run it, else trained now (about 15 s on a CPU), by the one
     load-or-train the notebooks use. Only the session's own output folder is read (the
-    root conftest.py points $MNIST_OUTPUT_DIR at a temporary one): never the user's
-    outputs/, where a run with other parameters may lie. Each Run's `folder` is where it lies."""
+    root conftest.py points $MNIST_OUTPUT_DIR at a temporary one, one per pytest-xdist
+    worker): never the user's outputs/, where a run with other parameters may lie. Each
+    Run's `folder` is where it lies."""
     assert os.environ.get(OUTPUT_DIR_ENV), "the root conftest.py sets the session's output folder"
     return load_or_train(output_dir(), device="cpu", data_dir=data_dir)
 
