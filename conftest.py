@@ -10,28 +10,27 @@ from mnist_lib.paths import OUTPUT_DIR_ENV
 from mnist_lib.tutorial import QUICK_ENV
 
 _made: list[str] = []
-_SESSION_FOLDER = "MNIST_TEST_SESSION_FOLDER"  # the temporary output folder made below
 
 
 def pytest_configure(config):
     # Notebook kernels inherit this environment: notebook 05 runs its short study, and
     # notebook artifacts go to a temporary folder instead of the user's outputs/.
     os.environ.setdefault(QUICK_ENV, "1")
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        # pytest-xdist starts one worker per core: one thread each (inherited by notebook
-        # kernels and subprocesses), since two threads per worker would wait on each other.
+    if OUTPUT_DIR_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="mnist-nbval-")
+        _made.append(folder)
+        os.environ[OUTPUT_DIR_ENV] = folder
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        # pytest-xdist starts one worker per core, after this ran in its controller. Each
+        # worker writes into its own subfolder: its tests train into 03_training, where
+        # another worker may be writing notebook 03's runs. And one thread each (inherited
+        # by notebook kernels and subprocesses): two per worker would wait on each other.
+        os.environ[OUTPUT_DIR_ENV] = os.path.join(os.environ[OUTPUT_DIR_ENV], worker)
         os.environ["OMP_NUM_THREADS"] = "1"
         import torch
 
         torch.set_num_threads(1)
-        if os.environ.get(OUTPUT_DIR_ENV) == os.environ.get(_SESSION_FOLDER):
-            # Each worker its own folder: a worker's tests train into 03_training, where
-            # the notebooks' worker writes notebook 03's runs.
-            del os.environ[OUTPUT_DIR_ENV]
-    if OUTPUT_DIR_ENV not in os.environ:
-        folder = tempfile.mkdtemp(prefix="mnist-nbval-")
-        _made.append(folder)
-        os.environ[OUTPUT_DIR_ENV] = os.environ[_SESSION_FOLDER] = folder
 
 
 def pytest_unconfigure(config):
