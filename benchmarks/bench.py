@@ -627,16 +627,12 @@ def main(
                 runs["classic"] = cold_run(call, floor)
             for pipeline, run in runs.items():
                 print(f"    {pipeline:9s} {_fmt_run(pipeline, run, floor)}", flush=True)
-            ours, cli = runs["mnist_lib"]["reached"], runs["cli"]["reached"]
+            others = {k: r for k, r in runs.items() if k not in ("mnist_lib", "cli")}
             cold_results[name] = {
                 "floor": floor,
                 "runs": runs,
-                "speedup": {
-                    k: floor_speedup(ours, r) for k, r in runs.items() if k not in ("mnist_lib", "cli")
-                },
-                "cli_speedup": {
-                    k: floor_speedup(cli, r) for k, r in runs.items() if k not in ("mnist_lib", "cli")
-                },
+                "speedup": {k: floor_speedup(runs["mnist_lib"]["reached"], r) for k, r in others.items()},
+                "cli_speedup": {k: floor_speedup(runs["cli"]["reached"], r) for k, r in others.items()},
             }
     results["time_to_accuracy"] = cold_results
     results["machine"]["load_after"] = _load()

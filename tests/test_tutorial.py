@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
 
 from mnist_lib import tutorial
+from mnist_lib.paths import repo_root
 
 
 def test_quick_mode_follows_parameter_then_environment(monkeypatch):
@@ -207,9 +207,8 @@ def test_site_refuses_a_notebook_that_did_not_run_to_the_end(tmp_path, capsys, k
 def test_the_readme_quotes_the_recorded_durations():
     """The README's table of run times is `results/durations.csv`, as `make tutorial` wrote
     it: one source for how long the notebooks take."""
-    root = Path(__file__).resolve().parents[1]
-    recorded = list(csv.DictReader((root / "results" / tutorial.DURATIONS).open()))
-    readme = (root / "README.md").read_text()
+    recorded = list(csv.DictReader((repo_root() / "results" / tutorial.DURATIONS).open()))
+    readme = (repo_root() / "README.md").read_text()
     table = readme.split("<!-- durations -->")[1].split("<!-- /durations -->")[0]
     rows = [line.strip("| ").split(" | ") for line in table.strip().splitlines()[2:]]
     quoted = {name: int(seconds.replace(",", "")) for name, seconds in rows if name != "total"}
