@@ -9,7 +9,7 @@ link is relative, so the folder can be opened from disk or served from anywhere.
 notebook that did not run to the end (a cell that never ran, or raised) is refused: its
 page would show results that its claims never checked.
 
-It also writes draw.html, the drawing page: notebook 07's widget without a kernel. Both
+It also writes draw.html, the drawing page: notebook 08's widget without a kernel. Both
 models of notebook 03's runs (in output_dir()/03_training) are exported with
 `export.export_onnx` and run in the browser by onnxruntime-web, which npm installs at the
 version pinned in site/package-lock.json; only the three files the page needs are copied.

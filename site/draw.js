@@ -1,6 +1,6 @@
-// The drawing page: notebook 07's widget without a kernel. The drawing is made an MNIST
+// The drawing page: notebook 08's widget without a kernel. The drawing is made an MNIST
 // field as mnist_lib/draw.py's to_mnist does (fit the ink in 20x20, centre of mass at the
-// centre), then both ONNX models (notebook 08) run it in onnxruntime-web; their graphs
+// centre), then both ONNX models (notebook 09) run it in onnxruntime-web; their graphs
 // hold the 28->32 step and the normalization. Test hooks: window.mnistField, mnistPredict.
 import * as ort from "./ort/ort.wasm.min.mjs";
 

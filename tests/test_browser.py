@@ -1,6 +1,6 @@
-"""In a real browser: notebook 07's drawing widget in JupyterLab, and the static site.
+"""In a real browser: notebook 08's drawing widget in JupyterLab, and the static site.
 
-Starts JupyterLab headless on 127.0.0.1 over a temporary copy of notebook 07, drives
+Starts JupyterLab headless on 127.0.0.1 over a temporary copy of notebook 08, drives
 Chromium with Playwright, runs the notebook, draws a 1 and a 0 with the mouse and reads
 both models' answers from the widget. Then builds the site from the committed notebooks
 and checks that every page loads with its figures and that no relative link is broken, and
@@ -49,9 +49,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOK = "07_draw_a_digit.ipynb"
+NOTEBOOK = "08_draw_a_digit.ipynb"
 STARTUP_S = 60  # JupyterLab's first start builds its caches
-RUN_S = 120  # notebook 07 at its defaults, on a slow CPU
+RUN_S = 120  # notebook 08 at its defaults, on a slow CPU
 
 
 def _playwright():
@@ -98,7 +98,7 @@ def _offline(page, origin: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, trained_runs) -> Iterator[tuple[str, str]]:
-    """JupyterLab serving a temporary folder with a copy of notebook 07 (never the committed
+    """JupyterLab serving a temporary folder with a copy of notebook 08 (never the committed
     file: JupyterLab saves what it opens), and the trained runs in that folder's outputs."""
     root = tmp_path_factory.mktemp("lab")
     (root / "notebooks").mkdir()
@@ -305,8 +305,8 @@ def test_site_pages_load_with_figures_and_links(browser, site, shots: Path) -> N
             target = href.split("#")[0]
             assert (folder / target).is_file(), f"{name}: broken link {href}"
             assert page.request.get(f"{url}/{target}").ok, f"{name}: broken link {href}"
-        if name.startswith("07"):
-            page.screenshot(path=str(shots / "site_07.png"))
+        if name.startswith("08"):
+            page.screenshot(path=str(shots / "site_08.png"))
         # No claim cell on the site, and no absolute path of this machine.
         text = page.content()
         assert str(repo_root()) not in text, name

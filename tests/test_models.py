@@ -147,7 +147,7 @@ def test_model_configs_build_validate_and_round_trip():
 
 
 def test_the_c1_maps_shown_are_what_lenet5_pools():
-    """`draw.c1_maps`, the six maps notebook 07 and its widget show, is exactly what
+    """`draw.c1_maps`, the six maps notebook 08 and its widget show, is exactly what
     LeNet-5's forward pass feeds its first pooling layer, S2."""
     from mnist_lib.draw import c1_maps
 

@@ -28,8 +28,9 @@ def test_the_notebooks_are_found_in_order():
         "04_results_comparison.ipynb",
         "05_regularization.ipynb",
         "06_inside_the_models.ipynb",
-        "07_draw_a_digit.ipynb",
-        "08_shipping_the_models.ipynb",
+        "07_where_the_models_break.ipynb",
+        "08_draw_a_digit.ipynb",
+        "09_shipping_the_models.ipynb",
     ]
 
 
