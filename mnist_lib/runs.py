@@ -249,12 +249,12 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
     if plot:
         import matplotlib.pyplot as plt
 
-        from .plots import plot_history, save_figure
+        from .plots import plot_histories, save_figure
 
         title = (
             f"{run.config.name} ({run.config.describe()}), seed {run.seed}: test accuracy {run.test_acc:.2f}%"
         )
-        fig = plot_history(run.history, title=title)
+        fig = plot_histories({"": run.history}, title=title)
         save_figure(fig, target / CURVES_FILE)
         plt.close(fig)  # a notebook would otherwise show it again at the end of the cell
 
