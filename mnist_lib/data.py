@@ -31,7 +31,6 @@ FILES = ("train", "test")  # the two halves MNIST is distributed in
 SPLITS = ("train", "val", "test")  # what training and evaluation use
 COUNTS = {"train": 60_000, "test": 10_000}  # items per file
 VAL_EVERY = 12  # every 12th image of the training file is a validation image
-PREFIX = {"train": "train", "test": "t10k"}
 
 # sha256 of the UNCOMPRESSED files: they identify the data whatever the compression.
 SHA256 = {
@@ -53,11 +52,6 @@ DOWNLOAD_TIMEOUT = 30.0
 # at a time cannot keep a download alive for ever. $MNIST_DOWNLOAD_DEADLINE overrides it.
 DOWNLOAD_DEADLINE = 600.0
 DOWNLOAD_DEADLINE_ENV = "MNIST_DOWNLOAD_DEADLINE"
-
-
-def file_name(file: str, kind: str) -> str:
-    """The IDX file name of a file's images or labels, e.g. `t10k-labels-idx1-ubyte`."""
-    return f"{PREFIX[file]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -282,9 +276,10 @@ def load_file(
     verified. "train" holds 60,000 images, "test" 10,000."""
     if file not in FILES:
         raise ValueError(f"file must be one of {FILES}, got {file!r}")
-    folder = ensure_mnist(data_dir)
-    images = _load(folder, file_name(file, "images"), _origin(data_dir))[1]
-    labels = _load(folder, file_name(file, "labels"), _origin(data_dir))[1]
+    folder, origin = ensure_mnist(data_dir), _origin(data_dir)
+    prefix = "train" if file == "train" else "t10k"
+    images = _load(folder, f"{prefix}-images-idx3-ubyte", origin)[1]
+    labels = _load(folder, f"{prefix}-labels-idx1-ubyte", origin)[1]
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
