@@ -99,13 +99,8 @@ def _restore_interrupted_swap(folder: Path) -> None:
     if written and not (partial / STATE_FILE).exists():
         # Killed after the finished run was written and its state deleted: put it in place.
         _swap_in(partial, folder)
-    else:
-        _restore_set_aside(folder)
-
-
-def _restore_set_aside(folder: Path) -> None:
-    # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
-    if not folder.exists():
+    elif not folder.exists():
+        # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
         old = sorted(folder.parent.glob(f".{folder.name}.old-*"))
         if old:
             os.rename(old[-1], folder)
@@ -146,8 +141,8 @@ def _check_replaceable(folder: Path) -> None:
 
 def _clear_leftovers(folder: Path, keep: Path | None = None) -> None:
     """Remove what writes killed part-way left beside `folder` (old folders set aside,
-    unfinished new ones). Call only while holding the folder's lock."""
-    _restore_set_aside(folder)
+    unfinished new ones). Call only while holding the folder's lock, after
+    `_restore_interrupted_swap`: an old run that is all there is has been put back by then."""
     for pattern in (f".{folder.name}.old-*", f".{folder.name}.new-*"):
         for leftover in folder.parent.glob(pattern):
             if leftover != keep:
