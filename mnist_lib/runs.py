@@ -141,8 +141,9 @@ def _check_replaceable(folder: Path) -> None:
 
 def _clear_leftovers(folder: Path, keep: Path | None = None) -> None:
     """Remove what writes killed part-way left beside `folder` (old folders set aside,
-    unfinished new ones). Call only while holding the folder's lock, after
-    `_restore_interrupted_swap`: an old run that is all there is has been put back by then."""
+    unfinished new ones). Call only while holding the folder's lock, once
+    `_restore_interrupted_swap` has put back an old run that was all there was (or from
+    its `_swap_in` of a finished run, which replaces the old one anyway)."""
     for pattern in (f".{folder.name}.old-*", f".{folder.name}.new-*"):
         for leftover in folder.parent.glob(pattern):
             if leftover != keep:
