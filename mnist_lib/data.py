@@ -188,9 +188,10 @@ def _download(data_dir: Path) -> None:
 def _missing(
     data_dir: Path, missing: list[str], reason: str, given: str | os.PathLike[str] | None
 ) -> MNISTFilesMissing:
-    """The error for files that are not in `data_dir`, the folder resolved from `given` (the
-    data_dir or --data-dir given, or None): the fix points elsewhere the way this folder was
-    chosen, an "argument", $MNIST_DATA_DIR ("env") or the "default"."""
+    """The error for files missing from `data_dir`, the folder resolved from `given` (the
+    data_dir or --data-dir the caller was given, or None). Its fix says how to point at
+    another folder the way this one was chosen: as an "argument", by $MNIST_DATA_DIR ("env")
+    or by "default"."""
     origin = "argument" if given is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
     names = ", ".join(missing)
     where = {"env": f" (the folder {DATA_DIR_ENV} names)", "argument": " (the folder given)"}
