@@ -45,7 +45,7 @@ from mnist_lib.atomic import atomic_path
 from mnist_lib.batches import Batches, mnist_batches
 from mnist_lib.data import find_file
 from mnist_lib.models import ModelConfig
-from mnist_lib.paths import default_data_dir, output_dir
+from mnist_lib.paths import output_dir, resolve_data_dir
 from mnist_lib.train import (
     DEFAULT_RECIPES,
     EVAL_BATCH_SIZE,
@@ -410,7 +410,7 @@ def reference_script() -> Path:
 
 def reference_data_dir() -> Path:
     """The folder holding the training images, which the reference script is given."""
-    found = find_file(default_data_dir(), "train-images-idx3-ubyte")
+    found = find_file(resolve_data_dir(), "train-images-idx3-ubyte")
     if found is None:
         raise FileNotFoundError("MNIST is missing: run `python -m mnist_lib data` first")
     return found.parent

@@ -11,7 +11,7 @@ from torch import nn
 
 from .augment import shift
 from .batches import Batches
-from .train import EVAL_BATCH_SIZE, predict
+from .train import EVAL_BATCH_SIZE, evaluate
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, n: int = 10) -> np.ndarray:
@@ -37,8 +37,7 @@ def most_confused(cm: np.ndarray, k: int = 5) -> pd.DataFrame:
 def accuracy_on(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Accuracy (percent) on uint8 images [N, 1, 32, 32] (normalized as in training)."""
     device = next(model.parameters()).device
-    logits, labels = predict(model, Batches(images, labels, EVAL_BATCH_SIZE, device=device))
-    return 100.0 * (logits.argmax(1) == labels).double().mean().item()
+    return evaluate(model, Batches(images, labels, EVAL_BATCH_SIZE, device=device))[1]
 
 
 def shifted_accuracy(

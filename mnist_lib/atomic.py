@@ -39,13 +39,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 def fsync_folder(folder: str | os.PathLike[str]) -> None:
     """Make a rename inside `folder` durable (a no-op where folders cannot be opened)."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -31,7 +31,6 @@ FILES = ("train", "test")  # the two halves MNIST is distributed in
 SPLITS = ("train", "val", "test")  # what training and evaluation use
 COUNTS = {"train": 60_000, "test": 10_000}  # items per file
 VAL_EVERY = 12  # every 12th image of the training file is a validation image
-PREFIX = {"train": "train", "test": "t10k"}
 
 # sha256 of the UNCOMPRESSED files: they identify the data whatever the compression.
 SHA256 = {
@@ -53,11 +52,6 @@ DOWNLOAD_TIMEOUT = 30.0
 # at a time cannot keep a download alive for ever. $MNIST_DOWNLOAD_DEADLINE overrides it.
 DOWNLOAD_DEADLINE = 600.0
 DOWNLOAD_DEADLINE_ENV = "MNIST_DOWNLOAD_DEADLINE"
-
-
-def file_name(file: str, kind: str) -> str:
-    """The IDX file name of a file's images or labels, e.g. `t10k-labels-idx1-ubyte`."""
-    return f"{PREFIX[file]}-{kind}-idx{3 if kind == 'images' else 1}-ubyte"
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -191,9 +185,14 @@ def _download(data_dir: Path) -> None:
                 os.replace(unpacked, raw / name)
 
 
-def _missing(data_dir: Path, missing: list[str], reason: str, origin: str) -> MNISTFilesMissing:
-    """The error for files that are not there; `origin` says where `data_dir` came from:
-    "env" ($MNIST_DATA_DIR), "argument" (a data_dir or --data-dir given) or "default"."""
+def _missing(
+    data_dir: Path, missing: list[str], reason: str, given: str | os.PathLike[str] | None
+) -> MNISTFilesMissing:
+    """The error for files missing from `data_dir`, the folder resolved from `given` (the
+    data_dir or --data-dir the caller was given, or None). Its fix says how to point at
+    another folder the way this one was chosen: as an "argument", by $MNIST_DATA_DIR ("env")
+    or by "default"."""
+    origin = "argument" if given is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
     names = ", ".join(missing)
     where = {"env": f" (the folder {DATA_DIR_ENV} names)", "argument": " (the folder given)"}
     point = {
@@ -212,20 +211,15 @@ def _missing(data_dir: Path, missing: list[str], reason: str, origin: str) -> MN
     )
 
 
-def _origin(data_dir: str | os.PathLike[str] | None) -> str:
-    return "argument" if data_dir is not None else "env" if os.environ.get(DATA_DIR_ENV) else "default"
-
-
 def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
     """The data folder, once the four files are in it (downloaded if allowed; else
     `MNISTFilesMissing` says what to do)."""
     folder = resolve_data_dir(data_dir)
-    origin = _origin(data_dir)
     missing = missing_files(folder)
     if not missing:
         return folder
     if not download:
-        raise _missing(folder, missing, "download was not allowed.", origin)
+        raise _missing(folder, missing, "download was not allowed.", data_dir)
     try:
         _download(folder)
     except MNISTDataError:
@@ -233,10 +227,10 @@ def ensure_mnist(data_dir: str | os.PathLike[str] | None = None, download: bool 
     except Exception as e:  # torchvision raises several kinds for a failed fetch
         # torchvision's message spans lines (each mirror tried, and why it failed): keep it all.
         reason = " ".join(f"{type(e).__name__}: {e}".split())
-        raise _missing(folder, missing, reason, origin) from e
+        raise _missing(folder, missing, reason, data_dir) from e
     still = missing_files(folder)
     if still:
-        raise _missing(folder, still, "torchvision fetched no such file.", origin)
+        raise _missing(folder, still, "torchvision fetched no such file.", data_dir)
     return folder
 
 
@@ -261,10 +255,10 @@ def _load_checked(path: Path, name: str, mtime_ns: int, size: int) -> np.ndarray
     return _check(path, name)
 
 
-def _load(folder: Path, name: str, origin: str) -> tuple[Path, np.ndarray]:
+def _load(folder: Path, name: str, given: str | os.PathLike[str] | None) -> tuple[Path, np.ndarray]:
     path = find_file(folder, name)
     if path is None:
-        raise _missing(folder, [name], "the file disappeared.", origin)
+        raise _missing(folder, [name], "the file disappeared.", given)
     stat = path.stat()
     return path, _load_checked(path.resolve(), name, stat.st_mtime_ns, stat.st_size)
 
@@ -272,7 +266,7 @@ def _load(folder: Path, name: str, origin: str) -> tuple[Path, np.ndarray]:
 def verify(data_dir: str | os.PathLike[str] | None = None) -> dict[str, Path]:
     """Check all four files (structure and sha256) and return where each one is."""
     folder = ensure_mnist(data_dir)
-    return {name: _load(folder, name, _origin(data_dir))[0] for name in FILE_NAMES}
+    return {name: _load(folder, name, data_dir)[0] for name in FILE_NAMES}
 
 
 def load_file(
@@ -283,8 +277,9 @@ def load_file(
     if file not in FILES:
         raise ValueError(f"file must be one of {FILES}, got {file!r}")
     folder = ensure_mnist(data_dir)
-    images = _load(folder, file_name(file, "images"), _origin(data_dir))[1]
-    labels = _load(folder, file_name(file, "labels"), _origin(data_dir))[1]
+    prefix = "train" if file == "train" else "t10k"
+    images = _load(folder, f"{prefix}-images-idx3-ubyte", data_dir)[1]
+    labels = _load(folder, f"{prefix}-labels-idx1-ubyte", data_dir)[1]
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 

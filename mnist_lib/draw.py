@@ -86,17 +86,13 @@ def _crop(image: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
-    mass = image.sum()
-    rows, cols = np.indices(image.shape)
-    return float((rows * image).sum() / mass), float((cols * image).sum() / mass)
-
-
 def to_mnist(ink: np.ndarray) -> np.ndarray:
     """An ink image (uint8 or float, [H, W], any size, bright ink on black) as MNIST made
     its digits: uint8 [28, 28], the digit scaled to fit 20x20 and centred by mass.
 
     A blank image gives a blank field."""
+    from scipy import ndimage  # here: the training command imports this module, never this function
+
     ink = np.asarray(ink, dtype=np.float32)
     if ink.ndim != 2:
         raise ConfigError(f"to_mnist takes one grey image [H, W], got shape {ink.shape}", "pass one image.")
@@ -116,7 +112,7 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     # Antialiased bilinear: a large drawing shrinks to grey edges, as NIST's strokes did.
     box = F.interpolate(crop[None, None], size=size, mode="bilinear", antialias=True, align_corners=False)
     box = np.round(box[0, 0].clamp_(0, 1).numpy() * 255).astype(np.uint8)
-    cy, cx = _centre_of_mass(box.astype(np.float64))
+    cy, cx = ndimage.center_of_mass(box.astype(np.float64))
     top, left = round(CENTRE - cy), round(CENTRE - cx)
     # Paste with clipping: a lopsided digit centred by mass may reach past an edge.
     r0, c0 = max(top, 0), max(left, 0)

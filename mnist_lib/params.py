@@ -8,7 +8,6 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import torch
 from torch import nn
 
 if TYPE_CHECKING:  # pandas is imported where a table is made: the training path never needs it
@@ -72,59 +71,36 @@ def _formula(module: nn.Module) -> str:
     return "—" if n == 0 else f"{n:,}"
 
 
-def _macs(module: nn.Module, out: torch.Tensor) -> int:
-    """Multiply-accumulates per image of one layer, counted as torchinfo does: every
-    parameter (bias included) once per output position of a convolution, once for a
-    linear layer."""
-    if isinstance(module, nn.Conv2d):
-        return count_parameters(module) * out.shape[-1] * out.shape[-2]
-    if isinstance(module, nn.Linear):
-        return count_parameters(module)
-    return 0
-
-
 def parameter_table(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)) -> pd.DataFrame:
     """One row per layer that does something, in the order of the forward pass: name, type,
     output shape, parameters, formula, MACs.
 
-    Output shapes come from one forward pass of zeros (batch of `input_size[0]`), with the
-    batch dimension left out of the shape shown. LeNet-5's layers get their paper names
-    (C1, S2, ...); identities and dropout that is off are left out.
+    torchinfo runs one forward pass (batch of `input_size[0]`) and counts each layer's
+    multiply-accumulates: every parameter (bias included) once per output position of a
+    convolution, once for any other layer. The table gives them per image, and the output
+    shapes without the batch dimension. LeNet-5's layers get their paper names (C1, S2,
+    ...); identities and dropout that is off are left out.
     """
-    rows: list[dict[str, object]] = []
-    hooks = []
-
-    def record(path: str):
-        def hook(module: nn.Module, _inputs: object, out: torch.Tensor) -> None:
-            rows.append(
-                {
-                    "layer": path.upper() if re.fullmatch(r"[csf]\d", path) else path,
-                    "type": type(module).__name__,
-                    "output shape": tuple(out.shape[1:]),
-                    "parameters": count_parameters(module),
-                    "formula": _formula(module),
-                    "MACs": _macs(module, out),
-                }
-            )
-
-        return hook
-
-    for path, module in model.named_modules():
-        idle = isinstance(module, nn.Identity) or (isinstance(module, nn.Dropout) and module.p == 0)
-        if not list(module.children()) and not idle:
-            hooks.append(module.register_forward_hook(record(path)))
-    was_training = model.training
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            model(torch.zeros(*input_size, device=device))
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
     import pandas as pd
+    import torchinfo
 
+    paths = {module: path for path, module in model.named_modules()}
+    rows = []
+    for layer in torchinfo.summary(model, input_size=input_size, verbose=0).summary_list:
+        module, path = layer.module, paths[layer.module]
+        idle = isinstance(module, nn.Identity) or (isinstance(module, nn.Dropout) and module.p == 0)
+        if list(module.children()) or idle:
+            continue
+        rows.append(
+            {
+                "layer": path.upper() if re.fullmatch(r"[csf]\d", path) else path,
+                "type": type(module).__name__,
+                "output shape": tuple(layer.output_size[1:]),
+                "parameters": count_parameters(module),
+                "formula": _formula(module),
+                "MACs": layer.macs // input_size[0],
+            }
+        )
     return pd.DataFrame(rows)
 
 

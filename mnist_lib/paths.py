@@ -1,7 +1,7 @@
 """Every folder the package reads or writes by default, decided here and nowhere else.
 
 <repo>/                   `repo_root()`: the repository the package was installed from
-<repo>/data/              `default_data_dir()`: MNIST, unless $MNIST_DATA_DIR says where
+<repo>/data/              `resolve_data_dir()`: MNIST, unless $MNIST_DATA_DIR or a data_dir says where
 <repo>/notebooks/         `notebooks_dir()`: the tutorial
 <repo>/outputs/           `output_dir()`: what the notebooks, the site and the benchmark
                           write, unless a notebook parameter or $MNIST_OUTPUT_DIR says where
@@ -25,24 +25,16 @@ def repo_root() -> Path:
     return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
-def _expanded(path: str | os.PathLike[str]) -> Path:
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: `data_dir` if given, else `$MNIST_DATA_DIR` if set, else `data/` at
+    the repository root."""
+    folder = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or repo_root() / "data"
     try:
-        return Path(path).expanduser()
+        return Path(folder).expanduser()
     except RuntimeError:  # `~someone` of a user this machine does not know
         raise ConfigError(
-            f"the data folder {path} starts with ~ of an unknown user", "give the folder as a full path."
+            f"the data folder {folder} starts with ~ of an unknown user", "give the folder as a full path."
         ) from None
-
-
-def default_data_dir() -> Path:
-    """`$MNIST_DATA_DIR` if set, else `data/` at the repository root."""
-    env = os.environ.get(DATA_DIR_ENV)
-    return _expanded(env) if env else repo_root() / "data"
-
-
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """`data_dir` as a Path, or the default data folder when None."""
-    return _expanded(data_dir) if data_dir is not None else default_data_dir()
 
 
 def notebooks_dir() -> Path:

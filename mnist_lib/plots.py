@@ -70,16 +70,12 @@ def _signed(ax: plt.Axes, values: torch.Tensor):
     return ax.imshow(values.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
 
 
-def plot_history(history: History, title: str = "", floor: float | None = None) -> Figure:
-    """Loss and accuracy per epoch, training and validation: the four curves of one run."""
-    return plot_histories({"": history}, title=title, floors={"": floor} if floor else None)
-
-
 def plot_histories(
     histories: Mapping[str, History], title: str = "", floors: Mapping[str, float] | None = None
 ) -> Figure:
-    """Loss and accuracy curves of several runs overlaid (training dashed, validation
-    solid), each model in its colour; the training loss per tenth of an epoch where the
+    """Loss and accuracy curves of one run or several overlaid (training dashed, validation
+    solid), each model in its colour; a run named "" gets no name in the legend (a run
+    folder's curves.png is `{"": history}`); the training loss per tenth of an epoch where the
     history has it (`History.steps`). The accuracy axis shows every point of every curve,
     the first epoch's too; `floors` draws a dotted line per run at its target accuracy."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))

@@ -99,13 +99,8 @@ def _restore_interrupted_swap(folder: Path) -> None:
     if written and not (partial / STATE_FILE).exists():
         # Killed after the finished run was written and its state deleted: put it in place.
         _swap_in(partial, folder)
-    else:
-        _restore_set_aside(folder)
-
-
-def _restore_set_aside(folder: Path) -> None:
-    # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
-    if not folder.exists():
+    elif not folder.exists():
+        # A crash between the two renames of `_swap_in` leaves only the old run, set aside.
         old = sorted(folder.parent.glob(f".{folder.name}.old-*"))
         if old:
             os.rename(old[-1], folder)
@@ -146,8 +141,9 @@ def _check_replaceable(folder: Path) -> None:
 
 def _clear_leftovers(folder: Path, keep: Path | None = None) -> None:
     """Remove what writes killed part-way left beside `folder` (old folders set aside,
-    unfinished new ones). Call only while holding the folder's lock."""
-    _restore_set_aside(folder)
+    unfinished new ones). Call only while holding the folder's lock, once
+    `_restore_interrupted_swap` has put back an old run that was all there was (or from
+    its `_swap_in` of a finished run, which replaces the old one anyway)."""
     for pattern in (f".{folder.name}.old-*", f".{folder.name}.new-*"):
         for leftover in folder.parent.glob(pattern):
             if leftover != keep:
@@ -249,12 +245,12 @@ def _write_files(target: Path, run: Run, plot: bool) -> None:
     if plot:
         import matplotlib.pyplot as plt
 
-        from .plots import plot_history, save_figure
+        from .plots import plot_histories, save_figure
 
         title = (
             f"{run.config.name} ({run.config.describe()}), seed {run.seed}: test accuracy {run.test_acc:.2f}%"
         )
-        fig = plot_history(run.history, title=title)
+        fig = plot_histories({"": run.history}, title=title)
         save_figure(fig, target / CURVES_FILE)
         plt.close(fig)  # a notebook would otherwise show it again at the end of the cell
 

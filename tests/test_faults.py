@@ -282,7 +282,7 @@ def test_data_dir_failures_name_the_folder_given_not_the_environment(tmp_path, m
         assert data.DATA_DIR_ENV not in line
     assert not (tmp_path / "run").exists()
     # with no folder given, the environment variable is the way to point elsewhere
-    monkeypatch.setattr(paths, "default_data_dir", lambda: folder)
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)  # the default: tmp_path / "data"
     line = one_error_line(main_in_process(capsys, "data"))
     assert data.DATA_DIR_ENV in line and "--data-dir" not in line.split("Fix:")[1]
 

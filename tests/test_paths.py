@@ -11,15 +11,15 @@ from mnist_lib import paths
 def test_default_data_dir_is_repo_data_whatever_the_cwd(tmp_path, monkeypatch):
     monkeypatch.delenv(paths.DATA_DIR_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert paths.default_data_dir() == Path(mnist_lib.__file__).resolve().parents[1] / "data"
+    assert paths.resolve_data_dir() == Path(mnist_lib.__file__).resolve().parents[1] / "data"
     assert paths.repo_root() != tmp_path
-    assert paths.resolve_data_dir(None) == paths.default_data_dir()
     assert paths.resolve_data_dir(tmp_path / "x") == tmp_path / "x"
 
 
-def test_environment_variable_overrides_data_dir(tmp_path, monkeypatch):
+def test_environment_variable_overrides_data_dir_unless_a_folder_is_given(tmp_path, monkeypatch):
     monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path))
-    assert paths.default_data_dir() == tmp_path
+    assert paths.resolve_data_dir() == paths.resolve_data_dir(None) == tmp_path
+    assert paths.resolve_data_dir(tmp_path / "x") == tmp_path / "x"
 
 
 def test_output_dir_follows_parameter_then_environment_then_default(tmp_path, monkeypatch):

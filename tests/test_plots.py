@@ -30,7 +30,7 @@ def history(offset: float = 0.0) -> History:
 
 
 def test_history_plot_has_the_four_curves(tmp_path):
-    fig = plots.plot_history(history(), floor=91.0)
+    fig = plots.plot_histories({"": history()}, floors={"": 91.0})
     loss_ax, acc_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 3  # and the floor
     assert list(acc_ax.lines[1].get_ydata()) == [90, 91, 92]
@@ -42,7 +42,7 @@ def test_history_plot_has_the_four_curves(tmp_path):
 def test_the_training_loss_is_drawn_per_tenth_of_an_epoch_where_recorded():
     h = history()
     h.steps = [[e / 10, 2.0 - e / 20] for e in range(1, 31)]
-    loss_ax, _ = plots.plot_history(h).axes
+    loss_ax, _ = plots.plot_histories({"": h}).axes
     assert list(loss_ax.lines[0].get_xdata()) == [e / 10 for e in range(1, 31)]
     assert list(loss_ax.lines[1].get_xdata()) == [1, 2, 3]  # validation: once an epoch
 
