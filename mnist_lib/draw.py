@@ -9,7 +9,7 @@ normalization, as training did.
 
     strokes -> render_strokes -> to_mnist -> (augment.shift) -> model_input -> models
 
-`notebooks/07_draw_a_digit.ipynb` shows each step, and `mnist_lib.widget` runs them on
+`notebooks/08_draw_a_digit.ipynb` shows each step, and `mnist_lib.widget` runs them on
 every stroke drawn in the browser.
 """
 

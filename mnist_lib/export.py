@@ -3,7 +3,7 @@
 `ForBrowser` wraps a trained model so that the whole way from the 28x28 digit to the
 probabilities is one graph: the project's 28->32 step, the normalization, the model and
 the softmax (LeNet-5's also outputs its C1 maps). The browser and Python then share the
-preprocessing exactly. Notebook 08 writes the class and the export call out and checks
+preprocessing exactly. Notebook 09 writes the class and the export call out and checks
 that they are these; `site/build.py` (`make site`) uses `export_onnx` for the drawing page.
 """
 

@@ -1,5 +1,5 @@
 """Every figure of the package: training curves, confusion matrices, image grids, the
-architecture, and what notebooks 06 and 07 show of the models' insides.
+architecture, and what notebooks 06 and 08 show of the models' insides.
 
 Every function returns the matplotlib Figure it drew, so a notebook can show it and a
 script can save it (`save_figure`).
@@ -324,7 +324,7 @@ def plot_attributions(
     return _finish(fig, title)
 
 
-# --- the drawing widget, still (notebook 07) ---------------------------------------------
+# --- the drawing widget, still (notebook 08) ---------------------------------------------
 
 
 def plot_pipeline(
