@@ -57,8 +57,8 @@ def is_solution(cell) -> bool:
 
 def test_opens_with_its_aim_and_closes_with_takeaways_exercises_and_solutions(nb):
     """The last markdown cell holds the takeaways and exercises; only the exercises'
-    solutions may follow it: code cells tagged `solution`, collapsed so that a learner opens
-    them after trying, and run by nbval like every other cell so that they cannot rot."""
+    solutions may follow it: code cells tagged `solution`, collapsed (code and output) so
+    that a learner opens them after trying, and run by nbval like every other cell so that they cannot rot."""
     cells = nb["cells"]
     first = "".join(cells[0]["source"])
     assert first.startswith("# ") and "**Aim.**" in first and "**Assumes.**" in first
@@ -67,7 +67,10 @@ def test_opens_with_its_aim_and_closes_with_takeaways_exercises_and_solutions(nb
     assert "## Takeaways" in text and "## Exercises" in text
     for cell in cells[last_text + 1 :]:
         assert cell["cell_type"] == "code" and is_solution(cell), "".join(cell["source"])[:80]
-        assert cell["metadata"].get("jupyter", {}).get("source_hidden") is True
+        hidden = cell["metadata"].get("jupyter", {})
+        assert (
+            hidden.get("source_hidden") is True and hidden.get("outputs_hidden") is True
+        )  # no answer in view
     assert not any(is_solution(c) for c in cells[:last_text]), "a solution before the exercises"
 
 
