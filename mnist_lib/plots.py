@@ -343,13 +343,18 @@ def plot_pipeline(
     for row, dx in zip(axes, shifts):
         field = shift(field0, dx, 0)
         out = analyse(field, lenet5, mlp)
-        row[0].imshow(drawing, cmap="gray")
-        row[0].set_title("drawing" if dx == 0 else "", fontsize=9)
+        if dx == shifts[0]:  # the drawing once: every row moves the same field
+            row[0].imshow(drawing, cmap="gray")
+            row[0].set_title("drawing", fontsize=9)
+        else:
+            row[0].axis("off")
         row[1].imshow(field, cmap="gray")
         row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
         for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
             label = f"{LABELS[name]}: {int(probs.argmax())}"
-            row[2].bar(np.arange(10) + offset, probs.numpy(), width=0.4, label=label)
+            row[2].bar(
+                np.arange(10) + offset, probs.numpy(), width=0.4, label=label, color=MODEL_COLORS[name]
+            )
         row[2].set_xticks(range(10))
         row[2].set_ylim(0, 1)
         row[2].legend(fontsize=8, loc="upper left")
