@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 
 from mnist_lib.paths import OUTPUT_DIR_ENV
@@ -16,6 +17,11 @@ def pytest_configure(config):
     # Notebook kernels inherit this environment: notebook 05 runs its short study, and
     # notebook artifacts go to a temporary folder instead of the user's outputs/.
     os.environ.setdefault(QUICK_ENV, "1")
+    # Started as a background job of a script (`make test &`), the test run gets SIGINT
+    # ignored, and the processes it starts inherit that: the tests that press Ctrl-C on
+    # one would test the caller's shell, not this project. Restore Python's default.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if OUTPUT_DIR_ENV not in os.environ:
         folder = tempfile.mkdtemp(prefix="mnist-nbval-")
         _made.append(folder)
