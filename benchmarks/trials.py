@@ -1,5 +1,5 @@
 """Two ways to speed up notebook 05's study, measured against what it does now:
-`python benchmarks/trials.py` (about 2 minutes on 2 CPU cores).
+`python benchmarks/trials.py` (under a minute on 2 CPU cores).
 
 The study trains 35 LeNet-5 runs, one single-threaded run per core. Side by side in this
 process, on random batches of the recipe's size (step time does not depend on the pixels):
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad, stack_module_state, vmap  # noqa: E402
 
 from mnist_lib.models import LeNet5  # noqa: E402
-from mnist_lib.train import DEFAULT_RECIPES, cpu_name, make_optimizer, prepare  # noqa: E402
+from mnist_lib.train import DEFAULT_RECIPES, device_description, make_optimizer, prepare  # noqa: E402
 
 
 def median_step(step: Callable[[], None], steps: int) -> tuple[float, float]:
@@ -94,9 +94,7 @@ def main() -> None:
     xs = torch.randn(args.seeds, batch, 1, 32, 32)
     ys = torch.randint(0, 10, (args.seeds, batch))
     x = xs[0].contiguous(memory_format=torch.channels_last)
-    print(
-        f"{cpu_name()}, {torch.backends.cpu.get_cpu_capability()} kernels, 1 thread, torch {torch.__version__}"
-    )
+    print(f"{device_description(cpu)}, torch {torch.__version__}")
     print(f"LeNet-5 training steps of batch {batch}, median of {args.steps} after warm-up\n")
 
     eager_first, eager = median_step(eager_step(prepare(LeNet5(), cpu), x, ys[0]), args.steps)
