@@ -166,7 +166,8 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
     """A block diagram of a convolutional network from its `params.parameter_table`: one
     stack of squares per layer (channels x side, drawn to scale), then one bar per vector
     (a fully connected layer, or maps of 1x1 such as LeNet-5's C5), with the paper's name
-    and the output shape under each."""
+    and the output shape under each. The layers are drawn in shades of blue, LeNet-5's
+    colour in `MODEL_COLORS` (never in the MLP's orange), the input image in grey."""
     fig, ax = plt.subplots(figsize=(12, 3.6))
     x, biggest = 0.0, 32.0
 
@@ -180,12 +181,13 @@ def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
             shown = min(channels, 6)  # a few stacked squares stand for many channels
             for i in range(shown):
                 offset = i * 2.2
-                block(x + offset, offset + (biggest - side) / 2, side, side, plt.cm.Blues(0.25 + 0.1 * i))
+                shade = plt.cm.Greys(0.25) if name == "input" else plt.cm.Blues(0.25 + 0.1 * i)
+                block(x + offset, offset + (biggest - side) / 2, side, side, shade)
             width = side + (shown - 1) * 2.2
             label = f"{name}\n{channels}@{side}×{side}"
         else:  # a vector: a fully connected layer's output, or C maps of 1x1 (LeNet-5's C5)
             height = min(biggest, shape[0] / 4)
-            color = plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Oranges(0.4)
+            color = plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Blues(0.8)  # C5, or F6 and output
             block(x, (biggest - height) / 2, 3, height, color)
             width = 3
             label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]}"
