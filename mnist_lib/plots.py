@@ -223,7 +223,9 @@ def plot_kernel_sliding(
             col, row, f"{w:g}", ha="center", va="center", fontsize=9, color="white" if dark else "black"
         )
     fig.colorbar(_signed(ax_out, response), ax=ax_out, shrink=0.8, label="response")
-    colors = _palette(len(positions))
+    # Not the models' colours (MODEL_COLORS, the cycle's first two), nor red, which the
+    # red-blue response map would swallow.
+    colors = [c for i, c in enumerate(_palette(len(positions) + 3)) if i not in (0, 1, 3)]
     for color, (row, col) in zip(colors, positions):
         ax_in.add_patch(plt.Rectangle((col - 0.5, row - 0.5), k, k, fill=False, edgecolor=color, lw=2))
         ax_out.add_patch(plt.Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor=color, lw=2))
@@ -333,7 +335,9 @@ def plot_pipeline(
     drawing: np.ndarray, lenet5: RunLike, mlp: RunLike, shifts: tuple[int, ...] = (0,)
 ) -> Figure:
     """The widget's view, still: the drawing, the field the models read, both models'
-    probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`."""
+    probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`. Images
+    are dark ink on white, as elsewhere in the tutorial; each C1 filter's maps share one
+    colour scale over the rows, from 0 to that filter's brightest value, so rows compare."""
     from .augment import shift
     from .draw import analyse, to_mnist
 
@@ -342,15 +346,16 @@ def plot_pipeline(
     fig, axes = plt.subplots(
         len(shifts), 9, figsize=(15, 1.9 * len(shifts)), squeeze=False, gridspec_kw=widths
     )
-    for row, dx in zip(axes, shifts):
+    outs = [analyse(shift(field0, dx, 0), lenet5, mlp) for dx in shifts]
+    tops = [max(float(out["maps"][k].max()) for out in outs) for k in range(6)]
+    for row, dx, out in zip(axes, shifts, outs):
         field = shift(field0, dx, 0)
-        out = analyse(field, lenet5, mlp)
         if dx == shifts[0]:  # the drawing once: every row moves the same field
-            row[0].imshow(drawing, cmap="gray")
+            row[0].imshow(drawing, cmap="gray_r")
             row[0].set_title("drawing", fontsize=9)
         else:
             row[0].axis("off")
-        row[1].imshow(field, cmap="gray")
+        row[1].imshow(field, cmap="gray_r")
         row[1].set_title(f"28x28, shift {dx:+d}", fontsize=9)
         for offset, (name, probs) in zip((-0.2, 0.2), out["probs"].items()):
             label = f"{LABELS[name]}: {int(probs.argmax())}"
@@ -362,7 +367,7 @@ def plot_pipeline(
         row[2].legend(fontsize=8, loc="upper left")
         row[2].set_title("class probabilities", fontsize=9)
         for k, ax in enumerate(row[3:]):
-            ax.imshow(out["maps"][k], cmap="magma")
+            ax.imshow(out["maps"][k], cmap="magma", vmin=0, vmax=tops[k] or 1)
             ax.set_title(f"C1 filter {k}", fontsize=9)
         for ax in (*row[:2], *row[3:]):
             ax.set(xticks=[], yticks=[])

@@ -212,3 +212,12 @@ def test_the_pipeline_figure_shows_what_the_widget_computes(runs) -> None:
         out = draw.analyse(shift(draw.to_mnist(drawing), dx, 0), runs["lenet5"], runs["mlp"])
         legend = [t.get_text() for t in fig.axes[row * 9 + 2].get_legend().get_texts()]
         assert legend == [f"{draw.LABELS[n]}: {int(p.argmax())}" for n, p in out["probs"].items()]
+    # Each C1 filter's maps share one colour scale over the rows, so the rows compare.
+    maps = [
+        draw.analyse(shift(draw.to_mnist(drawing), dx, 0), runs["lenet5"], runs["mlp"])["maps"]
+        for dx in (0, 3)
+    ]
+    for k in range(6):
+        scales = [fig.axes[row * 9 + 3 + k].images[0].get_clim() for row in (0, 1)]
+        top = max(float(m[k].max()) for m in maps)
+        assert scales[0] == scales[1] and scales[0][0] == 0 and scales[0][1] == pytest.approx(top)
