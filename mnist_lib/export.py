@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .atomic import atomic_path
 from .batches import RESIZE_METHODS
 from .data import TRAIN_MEAN, TRAIN_STD
 from .errors import ConfigError
@@ -58,17 +59,38 @@ def output_names(model: nn.Module) -> list[str]:
     return ["probs", "c1"] if isinstance(model, LeNet5) else ["probs"]
 
 
+# The exporter's note, on each operator, of the Python lines it came from: they name this
+# machine's files (a home folder, a user name), which a file put on a web page should not.
+STACK_TRACE = "pkg.torch.onnx.stack_trace"
+
+
+def drop_stack_traces(path: str | os.PathLike[str]) -> None:
+    """Remove the exporter's stack-trace notes from the ONNX file at `path`, keeping the
+    graph, the weights and every other note."""
+    import onnx
+
+    proto = onnx.load(path)
+    for node in proto.graph.node:
+        kept = [prop for prop in node.metadata_props if prop.key != STACK_TRACE]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(proto, path)
+
+
 def export_onnx(model: nn.Module, resize: str, path: str | os.PathLike[str]) -> Path:
-    """Write `ForBrowser(model, resize)` to `path` as one ONNX file (any batch size)."""
+    """Write `ForBrowser(model, resize)` to `path` as one ONNX file (any batch size),
+    without the stack traces that name this machine's files. Written whole or not at all."""
     path = Path(path)
-    torch.onnx.export(
-        ForBrowser(model, resize).eval(),
-        (torch.zeros(2, 28, 28),),  # 2, not 1: a size-1 example would fix the batch at 1
-        path,
-        input_names=["image"],
-        output_names=output_names(model),
-        dynamic_shapes=({0: torch.export.Dim("batch")},),
-        external_data=False,  # one self-contained file
-        verbose=False,
-    )
+    with atomic_path(path) as tmp:
+        torch.onnx.export(
+            ForBrowser(model, resize).eval(),
+            (torch.zeros(2, 28, 28),),  # 2, not 1: a size-1 example would fix the batch at 1
+            tmp,
+            input_names=["image"],
+            output_names=output_names(model),
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            external_data=False,  # one self-contained file
+            verbose=False,
+        )
+        drop_stack_traces(tmp)
     return path
