@@ -223,6 +223,12 @@ def _drive_widget(page, url: str, token: str, shots: Path) -> None:
 
     widget = page.locator(".mnist-draw")
     widget.wait_for(timeout=RUN_S * 1000)
+    # Run All goes on past the widget (the exercise solutions), and the kernel answers the
+    # widget's messages once it is idle, as it would for a reader: draw after that.
+    deadline = time.monotonic() + RUN_S
+    while not _kernel_idle(url, token):
+        assert time.monotonic() < deadline, "Run All did not finish"
+        page.wait_for_timeout(500)
     widget.scroll_into_view_if_needed()
     canvas = widget.locator("canvas")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
