@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -238,6 +239,18 @@ def plot_kernel_sliding(
 
 
 # --- inside the models (notebook 06) ---------------------------------------------------
+
+
+def one_colour_scale(fig: Figure, axes: Sequence[Axes], label: str, signed: bool = True) -> None:
+    """Redraw the image in each of `axes` on one shared scale, with one colour bar named
+    `label`: symmetric about 0 (white) for signed values, white to red from 0 for sizes
+    (`signed=False`). Maps drawn each on its own scale cannot be compared by colour."""
+    maps = [ax.images[0] for ax in axes]
+    limit = max(float(abs(m.get_array()).max()) for m in maps)
+    for m in maps:
+        m.set_clim(-limit if signed else 0, limit)
+        m.set_cmap("RdBu_r" if signed else "Reds")
+    fig.colorbar(maps[0], ax=list(axes), label=label, shrink=0.8, pad=0.02)
 
 
 def plot_weights(

@@ -94,3 +94,11 @@ def test_architecture_draws_maps_of_1x1_as_one_bar():
     assert len(ax.patches) == 1 + 4 * 6 + 3
     assert any(t.get_text() == "C5\n120@1×1" for t in ax.texts)
     plt.close(fig)
+
+
+def test_one_colour_scale_puts_every_map_on_one_scale_with_one_bar():
+    fig = plots.plot_weights(torch.stack([torch.full((5, 5), 0.5), -torch.ones(5, 5)]), ["a", "b"], ncols=2)
+    plots.one_colour_scale(fig, fig.axes[:2], "weight")
+    assert [ax.images[0].get_clim() for ax in fig.axes[:2]] == [(-1.0, 1.0)] * 2
+    assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "weight"  # the bar
+    plt.close(fig)
