@@ -380,7 +380,7 @@ def plot_pipeline(
         row[2].legend(fontsize=8, loc="upper left")
         row[2].set_title("class probabilities", fontsize=9)
         for k, ax in enumerate(row[3:]):
-            ax.imshow(out["maps"][k], cmap="magma", vmin=0, vmax=tops[k] or 1)
+            ax.imshow(out["maps"][k], cmap="gray_r", vmin=0, vmax=tops[k] or 1)
             ax.set_title(f"C1 filter {k}", fontsize=9)
         for ax in (*row[:2], *row[3:]):
             ax.set(xticks=[], yticks=[])
