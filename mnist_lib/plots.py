@@ -350,7 +350,7 @@ def plot_pipeline(
     """The widget's view, still: the drawing, the field the models read, both models'
     probabilities and LeNet-5's C1 maps; one row per horizontal shift in `shifts`. Images
     are dark ink on white, as elsewhere in the tutorial; each C1 filter's maps share one
-    colour scale over the rows, from 0 to that filter's brightest value, so rows compare."""
+    grey scale over the rows, from 0 to that filter's largest value, so rows compare."""
     from .augment import shift
     from .draw import analyse, to_mnist
 
