@@ -67,10 +67,12 @@ function render({ model, el: host }) {
   host.append(root);
 
   function paintStrokes() {
-    ctx.fillStyle = "black";
-    ctx.fillRect(0, 0, size, size);
-    ctx.strokeStyle = "white";
+    // Dark ink on white, as the tutorial's figures show digits; only the stroke
+    // coordinates go to Python, which renders the ink itself.
     ctx.fillStyle = "white";
+    ctx.fillRect(0, 0, size, size);
+    ctx.strokeStyle = "black";
+    ctx.fillStyle = "black";
     ctx.lineWidth = model.get("stroke_width");
     ctx.lineCap = "round";
     ctx.lineJoin = "round";
@@ -132,6 +134,7 @@ function render({ model, el: host }) {
     for (const m of models) {
       if (bars[m.name]) continue;
       const block = el("div", "mnist-draw-model");
+      block.dataset.model = m.name; // the CSS gives each model its colour from the figures
       const title = el("div", "mnist-draw-title");
       const row = el("div", "mnist-draw-bars");
       const fills = [];

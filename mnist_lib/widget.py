@@ -6,7 +6,8 @@
 The browser side (`widget.js`, one ES module, no build step) draws the strokes and sends
 them here when each stroke ends; this side runs `mnist_lib.draw`'s preprocessing and both
 models, and sends back the class probabilities, the 28x28 field the models read and
-LeNet-5's six C1 feature maps. The arrow buttons move that field by whole pixels: they
+LeNet-5's six C1 feature maps, all shown dark on white like the tutorial's figures, and each
+model's bars in its colour there. The arrow buttons move that field by whole pixels: they
 shift after the centring, which would otherwise undo any move of the drawing.
 """
 
@@ -84,8 +85,9 @@ class DigitWidget(anywidget.AnyWidget):
         self.result = {
             "strokes": len(self.strokes),  # which drawing this answer is for (the browser test waits on it)
             "shift": list(self.shift),
-            "field": png_uri(field),
-            "maps": [png_uri(m) for m in out["maps"]],
+            # Shown dark on white, like the tutorial's figures (gray_r): 255 is no ink.
+            "field": png_uri(255 - field),
+            "maps": [png_uri(255 - m) for m in out["maps"]],
             "models": [
                 {
                     "name": name,
