@@ -114,14 +114,14 @@ let strokes = 0, offset = [0, 0], drawing = false;
 function paint(target, pixels, scale = 1) {
   const ctx = target.getContext("2d"), img = ctx.createImageData(FIELD, FIELD);
   pixels.forEach((v, i) => {
-    img.data.fill(Math.round(v * scale), 4 * i, 4 * i + 3);
+    img.data.fill(255 - Math.round(v * scale), 4 * i, 4 * i + 3); // dark on white, as in the figures
     img.data[4 * i + 3] = 255;
   });
   ctx.putImageData(img, 0, 0);
 }
 
 function clear() {
-  pen.fillStyle = "black";
+  pen.fillStyle = "white";
   pen.fillRect(0, 0, CANVAS, CANVAS);
   strokes = 0;
   offset = [0, 0];
@@ -130,7 +130,8 @@ function clear() {
 
 async function update() {
   const rgba = pen.getImageData(0, 0, CANVAS, CANVAS).data;
-  const ink = new Float32Array(CANVAS * CANVAS).map((_, i) => rgba[4 * i]);
+  // Dark ink on white, like the tutorial's figures: ink is how far a pixel is from white.
+  const ink = new Float32Array(CANVAS * CANVAS).map((_, i) => 255 - rgba[4 * i]);
   const field = shifted(toField(ink, CANVAS, CANVAS), ...offset);
   const result = await predict(field);
   paint($("#field"), field);
@@ -177,7 +178,7 @@ const end = () => {
 canvas.addEventListener("pointerup", end);
 canvas.addEventListener("pointercancel", end);
 
-pen.strokeStyle = "white";
+pen.strokeStyle = "black";
 pen.lineWidth = PEN;
 pen.lineCap = pen.lineJoin = "round";
 $("#clear").addEventListener("click", clear);
