@@ -224,11 +224,17 @@ def _drive_widget(page, url: str, token: str, shots: Path) -> None:
     widget = page.locator(".mnist-draw")
     widget.wait_for(timeout=RUN_S * 1000)
     # Run All goes on past the widget (the exercise solutions), and the kernel answers the
-    # widget's messages once it is idle, as it would for a reader: draw after that.
+    # widget's messages once it is idle, as it would for a reader: draw after that. The
+    # kernel is idle for a moment between two cells of Run All, too: wait for 3 s of idle.
     deadline = time.monotonic() + RUN_S
-    while not _kernel_idle(url, token):
+    idle_since = None
+    while idle_since is None or time.monotonic() - idle_since < 3:
         assert time.monotonic() < deadline, "Run All did not finish"
-        page.wait_for_timeout(500)
+        if not _kernel_idle(url, token):
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        page.wait_for_timeout(250)
     widget.scroll_into_view_if_needed()
     canvas = widget.locator("canvas")
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
