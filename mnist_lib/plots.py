@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 # re-learn which line is which.
 MODEL_COLORS = {"lenet5": "#1f77b4", "mlp": "#ff7f0e"}
 
+# One colour per digit 0-9 for figures that colour points by class: matplotlib's tab10 less
+# its blue and orange (so no digit looks like a model), plus black and a gold.
+DIGIT_COLORS = (
+    "#2ca02c",  # green
+    "#d62728",  # red
+    "#9467bd",  # purple
+    "#8c564b",  # brown
+    "#e377c2",  # pink
+    "#7f7f7f",  # grey
+    "#bcbd22",  # olive
+    "#17becf",  # cyan
+    "#000000",  # black
+    "#e6c000",  # gold
+)
+
 
 def _palette(n: int) -> list[str]:
     """`n` colours of matplotlib's current colour cycle (seaborn's, once a seaborn theme
@@ -294,20 +309,39 @@ def plot_embeddings(
     subtitles: Mapping[str, str] | None = None,
     title: str = "",
 ) -> Figure:
-    """2-D embeddings side by side, one dot per image coloured by its digit, with each
-    digit's label written at the median of its points."""
+    """2-D embeddings side by side, one dot per image coloured by its digit (`DIGIT_COLORS`,
+    none of them a model's colour), each digit's label written at the median of its points,
+    and one key of the ten colours below the panels."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+
     labels = np.asarray(labels)
-    fig, axes = plt.subplots(1, len(points), figsize=(5.6 * len(points), 5.4), squeeze=False)
-    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, len(points), figsize=(5.6 * len(points), 5.8), squeeze=False)
+    cmap = ListedColormap(DIGIT_COLORS)
     for ax, (name, xy) in zip(axes[0], points.items()):
         ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=4, alpha=0.7)
         for digit in range(10):
             cx, cy = np.median(xy[labels == digit], axis=0)
-            circle = {"boxstyle": "circle,pad=0.2", "fc": "white", "ec": cmap(digit), "alpha": 0.85}
+            circle = {"boxstyle": "circle,pad=0.2", "fc": "white", "ec": DIGIT_COLORS[digit], "alpha": 0.85}
             ax.text(cx, cy, str(digit), fontsize=14, weight="bold", ha="center", va="center", bbox=circle)
         ax.set(xticks=[], yticks=[])
         ax.set_title(f"{name}\n{subtitles[name]}" if subtitles else name, fontsize=10)
-    return _finish(fig, title)
+    key = [
+        Line2D([], [], ls="", marker="o", ms=7, color=color, label=str(digit))
+        for digit, color in enumerate(DIGIT_COLORS)
+    ]
+    fig = _finish(fig, title)
+    fig.legend(
+        handles=key,
+        title="digit",
+        loc="lower center",
+        ncols=10,
+        frameon=False,
+        handletextpad=0.1,
+        columnspacing=1.2,
+    )
+    fig.subplots_adjust(bottom=0.14)
+    return fig
 
 
 def plot_attributions(

@@ -83,6 +83,22 @@ def test_inside_figures_have_one_panel_per_item():
     assert len(fig.axes) == 3 * 3
 
 
+def test_embeddings_colour_digits_apart_from_the_models_with_a_key():
+    """The ten digit colours are distinct and none is a model's, and the figure has a key of all ten."""
+    from matplotlib.colors import to_hex
+
+    assert len(set(plots.DIGIT_COLORS)) == 10
+    assert not set(plots.DIGIT_COLORS) & set(plots.MODEL_COLORS.values())
+    labels = np.repeat(np.arange(10), 3)
+    fig = plots.plot_embeddings({"x": np.random.default_rng(0).normal(size=(30, 2))}, labels)
+    fig.canvas.draw()  # the dots get their colours from the colour map when drawn
+    dots = fig.axes[0].collections[0].get_facecolors()
+    assert {to_hex(c, keep_alpha=False) for c in dots} == set(plots.DIGIT_COLORS)
+    (key,) = fig.legends
+    assert [t.get_text() for t in key.get_texts()] == [str(d) for d in range(10)]
+    plt.close(fig)
+
+
 def test_architecture_draws_maps_of_1x1_as_one_bar():
     """LeNet-5's C5 (120 maps of 1x1) is a vector: one bar, not a stack of tiny squares."""
     from mnist_lib.models import LeNet5
