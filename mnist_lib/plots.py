@@ -92,8 +92,10 @@ def plot_histories(
     """Loss and accuracy curves of one run or several overlaid (training dashed, validation
     solid), each model in its colour; a run named "" gets no name in the legend (a run
     folder's curves.png is `{"": history}`); the training loss per tenth of an epoch where the
-    history has it (`History.steps`). The accuracy axis shows every point of every curve,
-    the first epoch's too; `floors` draws a dotted line per run at its target accuracy."""
+    history has it (`History.steps`). The training curves are running figures (averaged over
+    the batches as they were trained on), and their legend says so, so that no reader takes
+    them for the accuracy of the finished weights. The accuracy axis shows every point of
+    every curve, the first epoch's too; `floors` draws a dotted line per run at its target."""
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     palette = _palette(max(len(histories), 1))
     lowest = 100.0
@@ -104,9 +106,17 @@ def plot_histories(
         for ax, metric in ((ax_loss, "loss"), (ax_acc, "acc")):
             if metric == "loss" and h.steps:  # the finer grain, where the run recorded it
                 at, loss = zip(*h.steps)
-                ax.plot(at, loss, "--", color=color, lw=1, label=f"{prefix}training, per tenth of an epoch")
+                ax.plot(
+                    at,
+                    loss,
+                    "--",
+                    color=color,
+                    lw=1,
+                    label=f"{prefix}training, running mean per tenth of an epoch",
+                )
             else:
-                ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=f"{prefix}training")
+                running = f"{prefix}training, running mean over each epoch"
+                ax.plot(epochs, h.column(f"train_{metric}"), "--", color=color, label=running)
             ax.plot(epochs, h.column(f"val_{metric}"), "-o", ms=3, color=color, label=f"{prefix}validation")
         lowest = min(lowest, *h.column("train_acc"), *h.column("val_acc"))
         if floors and floors.get(name):

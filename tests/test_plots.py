@@ -34,6 +34,11 @@ def test_history_plot_has_the_four_curves(tmp_path):
     loss_ax, acc_ax = fig.axes
     assert len(loss_ax.lines) == 2 and len(acc_ax.lines) == 3  # and the floor
     assert list(acc_ax.lines[1].get_ydata()) == [90, 91, 92]
+    # The training curves are running figures, scored while the weights changed: said so.
+    assert [line.get_label() for line in acc_ax.lines[:2]] == [
+        "training, running mean over each epoch",
+        "validation",
+    ]
     assert acc_ax.get_ylim() == (89.0, 100.0)  # from just below the lowest point: nothing clipped
     plots.save_figure(fig, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -44,6 +49,7 @@ def test_the_training_loss_is_drawn_per_tenth_of_an_epoch_where_recorded():
     h.steps = [[e / 10, 2.0 - e / 20] for e in range(1, 31)]
     loss_ax, _ = plots.plot_histories({"": h}).axes
     assert list(loss_ax.lines[0].get_xdata()) == [e / 10 for e in range(1, 31)]
+    assert loss_ax.lines[0].get_label() == "training, running mean per tenth of an epoch"
     assert list(loss_ax.lines[1].get_xdata()) == [1, 2, 3]  # validation: once an epoch
 
 
