@@ -43,12 +43,19 @@ class ForBrowser(nn.Module):
         self.model = model.eval()
         self.register_buffer("r", resize_matrix(resize))
 
+    def to_input(self, image: torch.Tensor) -> torch.Tensor:
+        """MNIST fields [N, 28, 28] in [0, 1] as the model's input [N, 1, 32, 32]: equal to
+        `batches.normalize(batches.to_32x32(...))` of the same digits as uint8."""
+        # The fields are whole multiples of 1/255: this round removes only float error.
+        x = torch.round(image * 255)
+        # to_32x32 on uint8 rounds to whole pixels after each pass, halves upwards (PyTorch's
+        # uint8 kernel); torch.round would send halves to the even neighbour instead.
+        x = torch.floor(x @ self.r.T + 0.5)  # across the rows
+        x = torch.floor(self.r @ x + 0.5)  # down the columns
+        return ((x / 255 - TRAIN_MEAN) / TRAIN_STD)[:, None]
+
     def forward(self, image: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        x = torch.round(image * 255)  # the uint8 pixels
-        # to_32x32 on uint8: across, rounded to whole pixels, then down, rounded again.
-        x = torch.floor(x @ self.r.T + 0.5)
-        x = torch.floor(self.r @ x + 0.5)
-        x = ((x / 255 - TRAIN_MEAN) / TRAIN_STD)[:, None]
+        x = self.to_input(image)
         probs = torch.softmax(self.model(x), dim=1)
         if isinstance(self.model, LeNet5):
             return probs, torch.relu(self.model.c1(x))

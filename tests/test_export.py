@@ -8,6 +8,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from mnist_lib.batches import normalize, to_32x32
 from mnist_lib.export import STACK_TRACE, ForBrowser, export_onnx
 from mnist_lib.models import ModelConfig
 from mnist_lib.paths import repo_root
@@ -35,3 +36,16 @@ def test_exported_file_gives_the_modules_answers_and_names_no_local_file(tmp_pat
     assert len(got) == len(want)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("resize", ["resize", "pad"])
+def test_to_input_is_to_32x32_then_normalize_on_every_pixel(resize):
+    """The graph's 28->32 step must give the training input exactly, not nearly: a half
+    rounded to even (torch.round) instead of upwards would change some pixels by one."""
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8)
+    images[:, 10:14, 10:14] = 255  # sharp edges, where the resize's halves are
+    want = normalize(to_32x32(images, resize))
+    got = ForBrowser(torch.nn.Identity(), resize).to_input(images.float() / 255)
+    assert got.shape == want.shape == (64, 1, 32, 32)
+    assert torch.equal(got, want)
