@@ -188,39 +188,51 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> No
         fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".") or "png", bbox_inches="tight")
 
 
-def plot_architecture(table: pd.DataFrame, title: str = "LeNet-5") -> Figure:
-    """A block diagram of a convolutional network from its `params.parameter_table`: one
-    stack of squares per layer (channels x side, drawn to scale), then one bar per vector
-    (a fully connected layer, or maps of 1x1 such as LeNet-5's C5), with the paper's name
-    and the output shape under each. The layers are drawn in shades of blue, LeNet-5's
-    colour in `MODEL_COLORS` (never in the MLP's orange), the input image in grey."""
-    fig, ax = plt.subplots(figsize=(12, 3.6))
+def plot_architecture(table: pd.DataFrame, title: str | None = None, model: str = "lenet5") -> Figure:
+    """A block diagram of a network from its `params.parameter_table`: one stack of squares
+    per layer of maps (channels x side, drawn to scale), then one bar per vector (a fully
+    connected layer, or maps of 1x1 such as LeNet-5's C5; a quarter of a unit per number,
+    no taller than the image), with the layer's name and output shape under each. A network
+    whose first layer is fully connected (the MLP) gets a grey "flatten" bar after the image:
+    it reads the 32x32 image as one vector. The layers are drawn in shades of the model's
+    colour in `MODEL_COLORS` (`model` "lenet5": blues, "mlp": oranges), the input in grey.
+    The figure's width follows the drawing at a fixed scale, so two models drawn one after
+    the other can be compared square for square."""
+    shades = {"lenet5": plt.cm.Blues, "mlp": plt.cm.Oranges}[model]
+    fig, ax = plt.subplots()
     x, biggest = 0.0, 32.0
 
     def block(left: float, bottom: float, width: float, height: float, color: tuple) -> None:
         ax.add_patch(plt.Rectangle((left, bottom), width, height, facecolor=color, edgecolor="0.3", lw=0.8))
 
     rows = [("input", (1, 32, 32))] + list(zip(table["layer"], table["output shape"]))
+    if len(rows) > 1 and len(rows[1][1]) == 1:  # the first layer reads a vector: the image flattened
+        rows.insert(1, ("flatten", (32 * 32,)))
     for name, shape in rows:
         if len(shape) == 3 and shape[-1] > 1:
             channels, side = shape[0], shape[-1]
             shown = min(channels, 6)  # a few stacked squares stand for many channels
             for i in range(shown):
                 offset = i * 2.2
-                shade = plt.cm.Greys(0.25) if name == "input" else plt.cm.Blues(0.25 + 0.1 * i)
+                shade = plt.cm.Greys(0.25) if name == "input" else shades(0.25 + 0.1 * i)
                 block(x + offset, offset + (biggest - side) / 2, side, side, shade)
             width = side + (shown - 1) * 2.2
             label = f"{name}\n{channels}@{side}×{side}"
         else:  # a vector: a fully connected layer's output, or C maps of 1x1 (LeNet-5's C5)
             height = min(biggest, shape[0] / 4)
-            color = plt.cm.Blues(0.45) if len(shape) == 3 else plt.cm.Blues(0.8)  # C5, or F6 and output
+            if name == "flatten":
+                color = plt.cm.Greys(0.25)  # the input's pixels, only rearranged
+            else:
+                color = shades(0.45) if len(shape) == 3 else MODEL_COLORS[model]  # C5, or F6 and output
             block(x, (biggest - height) / 2, 3, height, color)
             width = 3
-            label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]}"
+            label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]:,}"
         ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
-        x += width + 9
-    ax.set(xlim=(-2, x - 5), ylim=(-14, biggest + 16), aspect="equal", title=title)
+        x += width + (9 if len(shape) == 3 and shape[-1] > 1 else 12)  # bars: room for "hidden.0"
+    bottom, top = -14, biggest + 16
+    ax.set(xlim=(-2, x - 8), ylim=(bottom, top), aspect="equal", title=title or LABELS[model])
     ax.axis("off")
+    fig.set_size_inches(round(3.6 * (x - 6) / (top - bottom), 1), 3.6)  # one scale for every drawing
     return _finish(fig)
 
 

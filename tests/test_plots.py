@@ -118,6 +118,36 @@ def test_architecture_draws_maps_of_1x1_as_one_bar():
     plt.close(fig)
 
 
+def test_architecture_draws_the_mlp_in_orange_at_lenets_scale():
+    """The MLP: the image, a grey flatten bar, then one orange bar per layer, in a figure as
+    much narrower than LeNet-5's as its drawing is (one scale for both)."""
+    from matplotlib.colors import to_rgba
+
+    from mnist_lib.models import CustomMLP, LeNet5
+    from mnist_lib.params import parameter_table
+
+    lenet_fig = plots.plot_architecture(parameter_table(LeNet5()))
+    fig = plots.plot_architecture(parameter_table(CustomMLP()), model="mlp")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts] == [
+        "input\n1@32×32",
+        "flatten\n1,024",
+        "hidden.0\n57",
+        "hidden.1\n48",
+        "output\n10",
+    ]
+    faces = [p.get_facecolor() for p in ax.patches]
+    assert len(faces) == 5 and faces[0] == faces[1] == to_rgba(plt.cm.Greys(0.25))
+    assert all(r > 0.7 and b < 0.1 for r, _, b, _ in faces[2:])  # orange, not blue
+    assert ax.get_title() == "MLP"
+    # the bars are a quarter of a unit per number: 57 and 48 units high 14.25 and 12
+    assert [p.get_height() for p in ax.patches[2:4]] == [14.25, 12.0]
+    (w_mlp, h_mlp), (w_lenet, h_lenet) = fig.get_size_inches(), lenet_fig.get_size_inches()
+    assert h_mlp == h_lenet and w_mlp < 0.5 * w_lenet  # one scale: 95 units wide against 217
+    plt.close(fig)
+    plt.close(lenet_fig)
+
+
 def test_one_colour_scale_puts_every_map_on_one_scale_with_one_bar():
     fig = plots.plot_weights(torch.stack([torch.full((5, 5), 0.5), -torch.ones(5, 5)]), ["a", "b"], ncols=2)
     plots.one_colour_scale(fig, fig.axes[:2], "weight")
