@@ -121,6 +121,19 @@ def to_mnist(ink: np.ndarray) -> np.ndarray:
     return field
 
 
+def ink_lost(field: np.ndarray, dx: int, dy: int) -> float:
+    """The share of a field's ink (its pixel sum) that moving it `dx` right and `dy` down
+    pushes off the 28x28 field, from 0 (all of it stays) to 1; 0 for a blank field. A shift
+    near the edge crops the digit as well as moving it, and this says by how much."""
+    from .augment import shift  # here: augment is heavier than this module needs elsewhere
+
+    pixels = _pixels(field, "ink_lost").astype(np.int64)
+    total = int(pixels.sum())
+    if total == 0:
+        return 0.0
+    return 1 - int(shift(pixels, dx, dy).sum()) / total
+
+
 def model_input(images: np.ndarray | torch.Tensor, resize: str = DEFAULT_RESIZE) -> torch.Tensor:
     """uint8 MNIST fields [28, 28] or [N, 28, 28] as a model's input: float [N, 1, 32, 32],
     made 32x32 with the run's resize method and normalized with the training statistics."""

@@ -1,7 +1,7 @@
 // The browser side of mnist_lib.widget.DigitWidget: one ES module, no build step.
 // It draws the strokes itself (so drawing never waits on Python), sends the strokes
 // when each one ends, and shows what Python sends back in `result`. The top answers
-// are also written as data attributes (data-top-lenet5, data-top-mlp, data-strokes)
+// are also written as data attributes (data-top-lenet5, data-top-mlp, data-strokes, data-ink-lost)
 // so a test can read them.
 
 const SHIFTS = { "\u2190": [-1, 0], "\u2192": [1, 0], "\u2191": [0, -1], "\u2193": [0, 1] };
@@ -40,7 +40,13 @@ function render({ model, el: host }) {
     });
     buttons.append(b);
   }
-  left.append(canvas, buttons, el("div", "mnist-draw-hint", "draw one digit, as large as you like"));
+  left.append(canvas, buttons, el(
+      "div",
+      "mnist-draw-hint",
+      // The pen has one width: a digit about half the canvas tall gets strokes as thick as
+      // MNIST's after the fit into 20x20; a larger one comes out thinner (notebook 08).
+      "draw one digit, about half the canvas tall",
+    ));
 
   // Middle: what the models read. Right: the bars. Below: LeNet-5's C1 maps.
   const middle = el("div", "mnist-draw-middle");
@@ -61,7 +67,15 @@ function render({ model, el: host }) {
     mapImgs.push(img);
   }
   const mapsBox = el("div", "mnist-draw-mapsbox");
-  mapsBox.append(el("div", "mnist-draw-caption", "LeNet-5's six C1 feature maps"), maps);
+  mapsBox.append(
+    el(
+      "div",
+      "mnist-draw-caption",
+      "LeNet-5's six C1 feature maps, each scaled to its own strongest response: " +
+        "greys do not compare between maps, nor before and after a shift",
+    ),
+    maps,
+  );
 
   root.append(left, middle, right, mapsBox);
   host.append(root);
@@ -171,7 +185,13 @@ function render({ model, el: host }) {
     field.src = result.field;
     result.maps.forEach((uri, k) => (mapImgs[k].src = uri));
     const [dx, dy] = result.shift;
-    shiftText.textContent = dx || dy ? `shifted ${dx} right, ${dy} down` : "centred";
+    // A shift near the edge crops the digit as well as moving it: say so.
+    const lost = result.ink_lost || 0;
+    shiftText.textContent =
+      (dx || dy ? `shifted ${dx} right, ${dy} down` : "centred") +
+      (lost > 0 ? `: ${(100 * lost).toFixed(0)}% of the ink left the field` : "");
+    shiftText.classList.toggle("mnist-draw-warn", lost > 0);
+    root.dataset.inkLost = String(lost);
     root.dataset.strokes = String(result.strokes);
   }
 

@@ -8,7 +8,9 @@ them here when each stroke ends; this side runs `mnist_lib.draw`'s preprocessing
 models, and sends back the class probabilities, the 28x28 field the models read and
 LeNet-5's six C1 feature maps, all shown dark on white like the tutorial's figures, and each
 model's bars in its colour there. The arrow buttons move that field by whole pixels: they
-shift after the centring, which would otherwise undo any move of the drawing.
+shift after the centring, which would otherwise undo any move of the drawing, and the caption
+says how much of the ink a shift pushed off the field. Each C1 map is scaled to its own
+strongest response (`draw.analyse`), so its greys do not compare between maps or shifts.
 """
 
 from __future__ import annotations
@@ -61,11 +63,14 @@ class DigitWidget(anywidget.AnyWidget):
         return f"DigitWidget(strokes={len(self.strokes)}, shift={self.shift}, predictions={self.predictions})"
 
     @property
+    def centred(self) -> np.ndarray:
+        """The drawing made an MNIST field, before the arrows' shift."""
+        return draw.to_mnist(draw.render_strokes(self.strokes, self.canvas_size, self.stroke_width))
+
+    @property
     def field(self) -> np.ndarray:
         """What the models read now: the drawing made an MNIST field, then shifted."""
-        return shift(
-            draw.to_mnist(draw.render_strokes(self.strokes, self.canvas_size, self.stroke_width)), *self.shift
-        )
+        return shift(self.centred, *self.shift)
 
     @property
     def predictions(self) -> dict[str, int | None]:
@@ -79,12 +84,15 @@ class DigitWidget(anywidget.AnyWidget):
 
     def _update(self, _change: Any = None) -> None:
         start = time.perf_counter()
-        field = self.field
+        centred = self.centred
+        field = shift(centred, *self.shift)
         blank = not field.any()
         out = analyse(field, self._runs["lenet5"], self._runs["mlp"])
         self.result = {
             "strokes": len(self.strokes),  # which drawing this answer is for (the browser test waits on it)
             "shift": list(self.shift),
+            # A shift near the edge crops the digit too: the caption says how much ink it cut off.
+            "ink_lost": round(draw.ink_lost(centred, *self.shift), 3),
             # Shown dark on white, like the tutorial's figures (gray_r): 255 is no ink.
             "field": png_uri(255 - field),
             "maps": [png_uri(255 - m) for m in out["maps"]],

@@ -164,8 +164,27 @@ def test_widget_answers_each_stroke_within_a_second(runs: dict[str, Run]) -> Non
     w.shift = [4, 0]
     assert w.result["shift"] == [4, 0]
     assert (w.field == shift(draw.to_mnist(draw.render_strokes(ZERO)), 4, 0)).all()
+    assert w.result["ink_lost"] == 0  # the 0 is 20 px wide at most, centred: 4 px keeps it all
+    w.shift = [10, 0]  # its right side now lies past the field's edge
+    assert 0.05 < w.result["ink_lost"] < 0.5
+    assert w.result["ink_lost"] == round(draw.ink_lost(w.centred, 10, 0), 3)
     w.clear()
     assert w.shift == [0, 0] and w.strokes == [] and w.predictions == {"lenet5": None, "mlp": None}
+
+
+def test_ink_lost_is_the_share_of_ink_a_shift_pushes_off_the_field() -> None:
+    field = np.zeros((28, 28), dtype=np.uint8)
+    field[10:14, 20:24] = 100  # 16 pixels, the last 4 columns 4 to 7 px from the right edge
+    field[10, 27] = 200  # and one bright pixel on the edge itself
+    total = 16 * 100 + 200
+    assert draw.ink_lost(field, 0, 0) == 0
+    assert draw.ink_lost(field, -3, 2) == 0  # left and down: all of it stays
+    assert draw.ink_lost(field, 1, 0) == pytest.approx(200 / total)  # the edge pixel goes
+    assert draw.ink_lost(field, 6, 0) == pytest.approx((200 + 2 * 4 * 100) / total)  # columns 22, 23 go
+    assert draw.ink_lost(field, 0, -14) == pytest.approx(1)  # rows 10-13 up past the top: all of it
+    assert draw.ink_lost(np.zeros((28, 28), dtype=np.uint8), 4, 4) == 0  # blank: nothing to lose
+    with pytest.raises(ConfigError):
+        draw.ink_lost(np.full((28, 28), 0.5), 1, 0)  # floats are refused, as by model_input
 
 
 @pytest.mark.parametrize(
