@@ -164,10 +164,12 @@ def plot_images(
     ncols: int = 10,
     title: str = "",
     size: float = 1.1,
+    fontsize: float = 7,
 ) -> Figure:
     """A grid of grayscale images titled with their label (any text), or with the true and
     predicted class when `preds` is given (red when they differ). Each image has a thin
-    frame at its edge, so that where the digit sits in the field can be seen."""
+    frame at its edge, so that where the digit sits in the field can be seen. `fontsize`
+    is the labels' (the default suits small panels; larger panels can afford more)."""
     images = images.detach().cpu().reshape(len(images), *images.shape[-2:])
     fig, axes = _grid(len(images), ncols, size, 1.25)
     for i, ax in enumerate(axes):
@@ -177,7 +179,7 @@ def plot_images(
         if preds is not None:
             text = f"true {int(labels[i])} / pred {int(preds[i])}"
             color = "black" if int(preds[i]) == int(labels[i]) else "crimson"
-        ax.set_title(text, fontsize=7, color=color)
+        ax.set_title(text, fontsize=fontsize, color=color)
     return _finish(fig, title)
 
 

@@ -154,3 +154,9 @@ def test_one_colour_scale_puts_every_map_on_one_scale_with_one_bar():
     assert [ax.images[0].get_clim() for ax in fig.axes[:2]] == [(-1.0, 1.0)] * 2
     assert len(fig.axes) == 3 and fig.axes[2].get_ylabel() == "weight"  # the bar
     plt.close(fig)
+
+
+def test_image_labels_take_a_font_size_and_keep_the_old_one_by_default():
+    images = torch.zeros(2, 1, 32, 32)
+    assert plots.plot_images(images, ["a", "b"]).axes[0].title.get_fontsize() == 7
+    assert plots.plot_images(images, ["a", "b"], fontsize=11).axes[1].title.get_fontsize() == 11
