@@ -12,7 +12,6 @@ from torch import nn
 
 if TYPE_CHECKING:  # pandas is imported where a table is made: the training path never needs it
     import pandas as pd
-    import torchinfo
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -103,24 +102,6 @@ def parameter_table(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)
             }
         )
     return pd.DataFrame(rows)
-
-
-def torchinfo_summary(
-    model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)
-) -> torchinfo.ModelStatistics:
-    """`torchinfo.summary` with a multiply-add column, printed by `print(...)`, not when made.
-
-    Left to itself, torchinfo 1.8 prints the multiply-add total in millions under the label
-    "Units.MEGABYTES" (its enum for "M", shown by name in an f-string on recent Python), which
-    reads as bytes; the total is a count of operations, so it is set to print as one.
-    """
-    import torchinfo
-
-    summary = torchinfo.summary(
-        model, input_size=input_size, col_names=("output_size", "num_params", "mult_adds"), verbose=0
-    )
-    summary.formatting.macs_units = torchinfo.Units.NONE  # "Total mult-adds: 423,038"
-    return summary
 
 
 def macs_per_image(model: nn.Module, input_size: Sequence[int] = (1, 1, 32, 32)) -> int:

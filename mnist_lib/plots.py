@@ -192,9 +192,11 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 120) -> No
 
 def plot_architecture(table: pd.DataFrame, title: str | None = None, model: str = "lenet5") -> Figure:
     """A block diagram of a network from its `params.parameter_table`: one stack of squares
-    per layer of maps (channels x side, drawn to scale), then one bar per vector (a fully
-    connected layer, or maps of 1x1 such as LeNet-5's C5; a quarter of a unit per number,
-    no taller than the image), with the layer's name and output shape under each. A network
+    per layer of maps (a square's side is the map's side, to scale; at most six squares,
+    however many channels), then one bar per vector (a fully connected layer, or maps of 1x1
+    such as LeNet-5's C5) a quarter of a unit tall per number, on a scale of its own, cut
+    off at the image's height with a break mark across it (the MLP's 1,024 pixels), with
+    the layer's name and output shape under each. A network
     whose first layer is fully connected (the MLP) gets a grey "flatten" bar after the image:
     it reads the 32x32 image as one vector. The layers are drawn in shades of the model's
     colour in `MODEL_COLORS` (`model` "lenet5": blues, "mlp": oranges), the input in grey.
@@ -227,6 +229,11 @@ def plot_architecture(table: pd.DataFrame, title: str | None = None, model: str 
             else:
                 color = shades(0.45) if len(shape) == 3 else MODEL_COLORS[model]  # C5, or F6 and output
             block(x, (biggest - height) / 2, 3, height, color)
+            if shape[0] / 4 > biggest:  # cut off: a slanted white gap, edged, says "longer than drawn"
+                y = biggest * 0.75
+                ax.plot([x - 0.8, x + 3.8], [y - 0.6, y + 0.6], color="white", lw=4, solid_capstyle="butt")
+                for dy in (-1.1, 1.1):
+                    ax.plot([x - 0.8, x + 3.8], [y - 0.6 + dy, y + 0.6 + dy], color="0.3", lw=0.8)
             width = 3
             label = f"{name}\n{shape[0]}@1×1" if len(shape) == 3 else f"{name}\n{shape[0]:,}"
         ax.text(x + width / 2, -4, label, ha="center", va="top", fontsize=9)
@@ -235,6 +242,31 @@ def plot_architecture(table: pd.DataFrame, title: str | None = None, model: str 
     ax.set(xlim=(-2, x - 8), ylim=(bottom, top), aspect="equal", title=title or LABELS[model])
     ax.axis("off")
     fig.set_size_inches(round(3.6 * (x - 6) / (top - bottom), 1), 3.6)  # one scale for every drawing
+    return _finish(fig)
+
+
+def plot_parameters_and_macs(tables: Mapping[str, pd.DataFrame]) -> Figure:
+    """Two panels of horizontal bars, parameters (left) and MACs per image (right), one bar
+    per layer with weights of each model in `tables` (model key, as in `MODEL_COLORS` ->
+    its `params.parameter_table`), in the model's colour and labelled with the layer's
+    share of its model's total; each panel's title gives the totals. Where a layer sits
+    on the left and on the right shows which layers hold the parameters and which do the
+    arithmetic."""
+    import pandas as pd
+
+    layers = pd.concat([t.assign(model=LABELS[key]) for key, t in tables.items()])
+    layers = layers[layers["parameters"] > 0]  # pooling has neither parameters nor MACs
+    colors = [MODEL_COLORS[key] for key, t in tables.items() for n in t["parameters"] if n > 0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.3 * len(layers) + 1.2), sharey=True)
+    for ax, column, title in zip(axes, ("parameters", "MACs"), ("parameters", "MACs per image")):
+        bars = ax.barh(layers["model"] + " " + layers["layer"], layers[column], color=colors)
+        share = layers[column] / layers.groupby("model")[column].transform("sum")
+        ax.bar_label(bars, [f"{s:.0%}" if s >= 0.01 else f"{s:.1%}" for s in share], padding=2, fontsize=8)
+        totals = ", ".join(f"{m} {n:,}" for m, n in layers.groupby("model", sort=False)[column].sum().items())
+        ax.set_title(f"{title}: {totals}", fontsize=10)
+        ax.margins(x=0.12)  # room for the share labels past the longest bar
+        ax.xaxis.set_major_formatter("{x:,.0f}")
+    axes[0].invert_yaxis()  # the first layer at the top
     return _finish(fig)
 
 

@@ -115,6 +115,7 @@ def test_architecture_draws_maps_of_1x1_as_one_bar():
     # input 1, C1 6, S2 6, C3 6, S4 6 squares; C5, F6 and the output one bar each
     assert len(ax.patches) == 1 + 4 * 6 + 3
     assert any(t.get_text() == "C5\n120@1×1" for t in ax.texts)
+    assert not ax.lines  # 120 numbers at a quarter unit each fit under the image's 32: no cut
     plt.close(fig)
 
 
@@ -146,6 +147,49 @@ def test_architecture_draws_the_mlp_in_orange_at_lenets_scale():
     assert h_mlp == h_lenet and w_mlp < 0.5 * w_lenet  # one scale: 95 units wide against 217
     plt.close(fig)
     plt.close(lenet_fig)
+
+
+def test_architecture_marks_the_bar_it_cuts_off():
+    """The MLP's 1,024-number flatten bar would be 256 units tall: it is drawn at the image's
+    height with a break mark (lines across it) so the drawing does not pass it off as 32."""
+    from mnist_lib.models import CustomMLP
+    from mnist_lib.params import parameter_table
+
+    fig = plots.plot_architecture(parameter_table(CustomMLP()), model="mlp")
+    ax = fig.axes[0]
+    flatten = ax.patches[1]
+    assert flatten.get_height() == 32
+    x0, x1 = flatten.get_x(), flatten.get_x() + flatten.get_width()
+    assert len(ax.lines) == 3  # the white gap and its two edges, across the flatten bar only
+    for line in ax.lines:
+        xs = line.get_xdata()
+        assert min(xs) < x0 < x1 < max(xs)
+    plt.close(fig)
+
+
+def test_parameters_and_macs_one_bar_per_layer_with_weights_in_its_models_colour():
+    from matplotlib.colors import to_rgba
+
+    from mnist_lib.models import CustomMLP, LeNet5
+    from mnist_lib.params import parameter_table
+
+    fig = plots.plot_parameters_and_macs(
+        {"lenet5": parameter_table(LeNet5()), "mlp": parameter_table(CustomMLP())}
+    )
+    params_ax, macs_ax = fig.axes
+    for ax in (params_ax, macs_ax):
+        bars = ax.containers[0]
+        assert len(bars) == 5 + 3  # C1, C3, C5, F6, output; the MLP's three layers (no pooling)
+        faces = [b.get_facecolor() for b in bars]
+        assert faces[:5] == [to_rgba(plots.MODEL_COLORS["lenet5"])] * 5
+        assert faces[5:] == [to_rgba(plots.MODEL_COLORS["mlp"])] * 3
+    assert [t.get_text() for t in params_ax.get_yticklabels()][0] == "LeNet-5 C1"
+    assert params_ax.get_title() == "parameters: LeNet-5 61,706, MLP 61,699"
+    assert macs_ax.get_title() == "MACs per image: LeNet-5 423,038, MLP 61,699"
+    # shares of each model's total: C1 and C3 do 29% and 57% of LeNet-5's MACs
+    labels = [t.get_text() for t in macs_ax.texts]
+    assert labels[:2] == ["29%", "57%"] and labels[5:] == ["95%", "5%", "0.8%"]
+    plt.close(fig)
 
 
 def test_one_colour_scale_puts_every_map_on_one_scale_with_one_bar():
