@@ -126,3 +126,19 @@ def test_notebook_03_defaults_are_the_recipes_it_claims_for():
     declared = papermill.inspect_notebook(str(path))
     assert int(declared["LENET5_EPOCHS"]["default"]) == DEFAULT_RECIPES["lenet5"].epochs
     assert int(declared["MLP_EPOCHS"]["default"]) == DEFAULT_RECIPES["mlp"].epochs
+
+
+def test_notebook_09_quotes_lines_that_site_draw_js_still_has():
+    """Notebook 09 shows the drawing page's onnxruntime-web calls as quoted lines: if the page
+    changes them, the quote must change too."""
+    from mnist_lib.paths import repo_root
+
+    path = next(p for p in notebooks() if p.name.startswith("09_"))
+    prose = "\n".join(
+        "".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "markdown"
+    )
+    quoted = [
+        line.strip() for block in re.findall(r"```js\n(.*?)```", prose, re.S) for line in block.splitlines()
+    ]
+    page = {line.strip() for line in (repo_root() / "site" / "draw.js").read_text().splitlines()}
+    assert quoted and [line for line in quoted if line not in page] == []
