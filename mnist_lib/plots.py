@@ -137,22 +137,28 @@ def plot_histories(
 
 
 def plot_confusion(
-    matrices: Mapping[str, np.ndarray], title: str = "", hide_diagonal: bool = False
+    matrices: Mapping[str, np.ndarray],
+    title: str = "",
+    hide_diagonal: bool = False,
+    cmaps: Mapping[str, str] | None = None,
 ) -> Figure:
     """Confusion matrices side by side as seaborn heatmaps (rows: true, columns: predicted).
 
     With `hide_diagonal`, correct predictions are blanked so the errors stand out. All
-    panels share one colour scale, so equal colours mean equal counts.
+    panels share one count scale (vmin 0, one vmax). `cmaps` maps a panel's name to its
+    colour map, so each model can keep its colour (LeNet-5 "Blues", the MLP "Oranges");
+    panels it does not name are "Blues".
     """
     import seaborn as sns
 
     fig, axes = plt.subplots(1, len(matrices), figsize=(5.2 * len(matrices), 4.4), squeeze=False)
     shown = [cm * (1 - np.eye(len(cm), dtype=cm.dtype)) if hide_diagonal else cm for cm in matrices.values()]
     vmax = max(int(cm.max()) for cm in shown) or 1
-    style = {"annot": True, "fmt": "d", "cmap": "Blues", "cbar": False, "annot_kws": {"fontsize": 7}}
+    style = {"annot": True, "fmt": "d", "cbar": False, "annot_kws": {"fontsize": 7}}
     for ax, (name, cm) in zip(axes[0], matrices.items()):
         mask = np.eye(len(cm), dtype=bool) if hide_diagonal else None
-        sns.heatmap(cm, mask=mask, ax=ax, vmin=0, vmax=vmax, **style)
+        cmap = (cmaps or {}).get(name, "Blues")
+        sns.heatmap(cm, mask=mask, ax=ax, vmin=0, vmax=vmax, cmap=cmap, **style)
         ax.set(xlabel="predicted", ylabel="true", title=name)
     return _finish(fig, title)
 

@@ -59,6 +59,9 @@ def test_overlaid_histories_and_confusion_and_grid():
     cm = np.eye(10, dtype=int) * 5
     fig = plots.plot_confusion({"a": cm, "b": cm}, hide_diagonal=True)
     assert len(fig.axes) == 2
+    assert [ax.collections[0].get_cmap().name for ax in fig.axes] == ["Blues", "Blues"]
+    fig = plots.plot_confusion({"a": cm, "b": cm}, cmaps={"b": "Oranges"})  # each model its colour
+    assert [ax.collections[0].get_cmap().name for ax in fig.axes] == ["Blues", "Oranges"]
     images = torch.zeros(12, 1, 32, 32)
     fig = plots.plot_images(images, list(range(12)), preds=[0] * 12, ncols=5)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
