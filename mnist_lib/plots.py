@@ -361,7 +361,7 @@ def plot_feature_maps(
                 continue
             ax.imshow(maps[c].numpy(), cmap="gray_r", vmin=low, vmax=high if high > low else low + 1)
             _frame(ax)
-        row[0].set_title(f"{name}: {len(maps)}@{maps.shape[1]}x{maps.shape[2]}", fontsize=8, loc="left")
+        row[0].set_title(f"{name}: {len(maps)}@{maps.shape[1]}x{maps.shape[2]}", fontsize=10, loc="left")
     return _finish(fig, title)
 
 
