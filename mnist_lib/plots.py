@@ -112,7 +112,7 @@ def plot_histories(
                     "--",
                     color=color,
                     lw=1,
-                    label=f"{prefix}training, running mean per tenth of an epoch",
+                    label=f"{prefix}training, mean of each tenth of an epoch",
                 )
             else:
                 running = f"{prefix}training, running mean over each epoch"
@@ -134,6 +134,40 @@ def plot_histories(
         ax.legend(fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _finish(fig, title)
+
+
+def plot_schedules(
+    traces: dict[str, tuple[Sequence[float], Sequence[float]]],
+    epochs: dict[str, int],
+    titles: dict[str, str] | None = None,
+    momentum_label: dict[str, str] | None = None,
+) -> Figure:
+    """One panel per model: its learning rate at every step (solid, left axis) and its
+    momentum (dashed, right axis) against the epoch. `traces` maps a model's name to
+    (rates, momenta), one value per step; `epochs` to its number of epochs. Each model
+    keeps its colour (LeNet-5 blue, the MLP orange) so the panels read like the curves."""
+    fig, axes = plt.subplots(1, len(traces), figsize=(5.5 * len(traces), 3.9), squeeze=False)
+    palette = _palette(max(len(traces), 1))
+    for ax, other_color, (name, (rates, momenta)) in zip(axes[0], palette, traces.items()):
+        color = MODEL_COLORS.get(name, other_color)
+        at = [step * epochs[name] / len(rates) for step in range(len(rates))]  # steps as epochs
+        ax.plot(at, rates, color=color, label="learning rate (left axis)")
+        ax.set(xlabel="epoch", ylabel="learning rate", title=(titles or {}).get(name, LABELS.get(name, name)))
+        twin = ax.twinx()
+        # The same colour, dashed and lighter: the second quantity of the same model.
+        twin.plot(at, momenta, color=color, ls="--", alpha=0.6, label="momentum (right axis)")
+        twin.set_ylabel((momentum_label or {}).get(name, "momentum"))
+        lines = ax.get_lines() + twin.get_lines()
+        ax.legend(
+            lines,
+            [line.get_label() for line in lines],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
+            ncol=2,
+            fontsize=8,
+        )  # below the panel: off the curves
+    fig.tight_layout()
+    return fig
 
 
 def plot_confusion(

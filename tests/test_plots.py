@@ -49,8 +49,20 @@ def test_the_training_loss_is_drawn_per_tenth_of_an_epoch_where_recorded():
     h.steps = [[e / 10, 2.0 - e / 20] for e in range(1, 31)]
     loss_ax, _ = plots.plot_histories({"": h}).axes
     assert list(loss_ax.lines[0].get_xdata()) == [e / 10 for e in range(1, 31)]
-    assert loss_ax.lines[0].get_label() == "training, running mean per tenth of an epoch"
+    assert loss_ax.lines[0].get_label() == "training, mean of each tenth of an epoch"
     assert list(loss_ax.lines[1].get_xdata()) == [1, 2, 3]  # validation: once an epoch
+
+
+def test_schedules_draw_rate_and_momentum_per_model_in_its_colour():
+    rates, momenta = [0.1, 0.5, 1.0, 0.2], [0.95, 0.9, 0.85, 0.9]
+    fig = plots.plot_schedules({"lenet5": (rates, momenta), "mlp": (rates, momenta)}, {"lenet5": 2, "mlp": 4})
+    lenet_ax, mlp_ax, lenet_twin, mlp_twin = fig.axes  # the twins come after the panels
+    assert list(lenet_ax.lines[0].get_ydata()) == rates and list(lenet_twin.lines[0].get_ydata()) == momenta
+    assert list(mlp_ax.lines[0].get_xdata()) == [0, 1, 2, 3]  # four steps over four epochs
+    assert list(lenet_ax.lines[0].get_xdata()) == [0, 0.5, 1, 1.5]
+    assert lenet_ax.lines[0].get_color() == plots.MODEL_COLORS["lenet5"]
+    assert mlp_twin.lines[0].get_color() == plots.MODEL_COLORS["mlp"]
+    assert mlp_twin.lines[0].get_linestyle() == "--"
 
 
 def test_overlaid_histories_and_confusion_and_grid():
